@@ -1,0 +1,27 @@
+-- Claim a queued job for sending: the one compare-and-set that makes a send happen at most once.
+-- KEYS: job, campaign, parked set of the campaign, history list
+-- ARGV: worker id, job id
+-- Returns {1, attempts} when claimed, else {0, reason}: the job's status, 'paused' or 'cancelled'.
+local status = redis.call('HGET', KEYS[1], 'st')
+if status ~= 'queued' then return {0, status or 'missing'} end
+local t = redis.call('TIME')
+local now = string.format('%d.%03d', t[1], math.floor(t[2] / 1000))
+local state = redis.call('HGET', KEYS[2], 'state')
+if state == 'paused' or state == 'creating' or state == 'scheduled' then
+  redis.call('SADD', KEYS[3], ARGV[2])
+  return {0, 'paused'}
+end
+if state == 'cancelled' then
+  redis.call('HSET', KEYS[1], 'st', 'cancelled', 'tu', now)
+  redis.call('HINCRBY', KEYS[2], 'n:queued', -1)
+  redis.call('HINCRBY', KEYS[2], 'n:cancelled', 1)
+  redis.call('RPUSH', KEYS[4], now .. ' cancelled')
+  return {0, 'cancelled'}
+end
+local attempts = redis.call('HINCRBY', KEYS[1], 'att', 1)
+redis.call('HSET', KEYS[1], 'st', 'sending', 'tl', now, 'tu', now, 'w', ARGV[1])
+redis.call('HSETNX', KEYS[1], 't1', now)
+redis.call('HINCRBY', KEYS[2], 'n:queued', -1)
+redis.call('HINCRBY', KEYS[2], 'n:sending', 1)
+redis.call('RPUSH', KEYS[4], now .. ' sending attempt ' .. attempts)
+return {1, attempts}

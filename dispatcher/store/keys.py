@@ -1,0 +1,83 @@
+"""Every Redis key the dispatcher uses, in one place.
+
+Job ids are ``<campaign id>.<n>`` with n counting from 1, so a campaign's jobs can be walked
+without an index and a job's campaign is known from its id alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    RETRYING = "retrying"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+
+
+# A job in one of these is never sent again, whatever the queue delivers.
+FINAL = frozenset({Status.SENT, Status.DELIVERED, Status.READ, Status.FAILED, Status.REJECTED,
+                   Status.CANCELLED})
+PENDING = frozenset({Status.QUEUED, Status.SENDING, Status.RETRYING})
+
+
+class CampaignState(StrEnum):
+    CREATING = "creating"
+    RUNNING = "running"
+    PAUSED = "paused"
+    CANCELLED = "cancelled"
+
+
+def campaign_of(job_id: str) -> str:
+    return job_id.rsplit(".", 1)[0]
+
+
+def job_id_for(campaign_id: str, index: int) -> str:
+    return f"{campaign_id}.{index}"
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    prefix: str = "dispatcher"
+
+    def job(self, job_id: str) -> str:
+        return f"{self.prefix}:job:{job_id}"
+
+    def history(self, job_id: str) -> str:
+        return f"{self.prefix}:hist:{job_id}"
+
+    def campaign(self, campaign_id: str) -> str:
+        return f"{self.prefix}:campaign:{campaign_id}"
+
+    def parked(self, campaign_id: str) -> str:
+        return f"{self.prefix}:parked:{campaign_id}"
+
+    def exceptions_prefix(self, campaign_id: str) -> str:
+        """Prefix of the per-campaign sets of failed and unknown job ids."""
+        return f"{self.prefix}:cst:{campaign_id}:"
+
+    def sender_campaigns(self, sender: str) -> str:
+        return f"{self.prefix}:sender:{sender}:campaigns"
+
+    def held(self, worker_id: str) -> str:
+        return f"{self.prefix}:held:{worker_id}"
+
+    @property
+    def campaigns(self) -> str:
+        return f"{self.prefix}:campaigns"
+
+    @property
+    def due(self) -> str:
+        return f"{self.prefix}:due"
+
+    @property
+    def workers(self) -> str:
+        return f"{self.prefix}:workers"
