@@ -1,0 +1,293 @@
+"""Shared per-sender rate limiter in Redis (GCRA), pair limit per recipient, and AIMD.
+
+Every worker process on every host shares the same Redis keys, so the limit holds for the
+sender as a whole. All timing decisions are made inside Lua scripts with Redis ``TIME``; host
+clocks only measure how long to sleep.
+
+Keys (``{sender}`` is a Redis Cluster hash tag, so all keys of one sender live on one slot)::
+
+    <prefix>:rl:{sender}                  hash: configured, current, paused_until (+ AIMD stamps)
+    <prefix>:rl:{sender}:gcra             GCRA theoretical arrival time (microseconds, PX)
+    <prefix>:rl:{sender}:pair:<recipient> pair slot (PX = time until the next message may go)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, Protocol
+
+from redis.asyncio import Redis
+
+__all__ = ["AimdPolicy", "Limiter", "RateInfo", "RateLimiter"]
+
+RECIPIENT_BACKOFF_BASE = 4.0
+RECIPIENT_BACKOFF_CAP_S = 64.0
+_US = 1_000_000
+
+
+def _lua(name: str) -> str:
+    return resources.files(__package__ or "dispatcher.ratelimit").joinpath(name).read_text("utf-8")
+
+
+_GCRA_LUA = _lua("gcra.lua")
+_PAIR_LUA = _lua("pair.lua")
+_THROTTLED_LUA = _lua("throttled.lua")
+_RECOVER_LUA = _lua("recover.lua")
+
+
+@dataclass(frozen=True, slots=True)
+class RateInfo:
+    """A sender's rate as every worker sees it (rates in messages per second)."""
+
+    sender: str
+    configured: float
+    current: float
+    paused_until: float | None  # Unix seconds by the Redis clock; None when not paused
+    burst: int
+
+
+@dataclass(frozen=True, slots=True)
+class AimdPolicy:
+    """How the shared rate reacts to throttling (decrease) and clean answers (increase)."""
+
+    decrease_factor: float = 0.5
+    min_rate: float = 1.0
+    decrease_window_s: float = 1.0  # at most one decrease per window, across all workers
+    increase_fraction: float = 0.05  # per second, as a fraction of configured ...
+    increase_min: float = 1.0  # ... but at least this many messages/s per second
+    report_interval_s: float = 1.0  # each process reports clean answers at most this often
+    max_credit_s: float = 2.0  # most seconds of recovery one report may credit
+
+
+class Limiter(Protocol):
+    """The interface the worker depends on; :class:`RateLimiter` is the Redis implementation."""
+
+    async def acquire(self, sender: str) -> float: ...
+
+    async def try_pair(self, sender: str, recipient: str) -> float: ...
+
+    async def on_throttled(self, sender: str, retry_after: float | None) -> None: ...
+
+    async def on_success(self, sender: str) -> None: ...
+
+    async def on_recipient_throttled(self, sender: str, recipient: str, attempt: int) -> float: ...
+
+
+@dataclass(slots=True)
+class _LocalState:
+    """Per-process knowledge of one sender, used to keep ``on_success`` cheap."""
+
+    degraded: bool | None = None  # None: not known yet in this process
+    last_report: float = -math.inf
+
+
+def _check_rate(rate: float, what: str) -> float:
+    rate = float(rate)
+    if not math.isfinite(rate) or rate <= 0:
+        raise ValueError(f"{what} must be a positive finite number, got {rate!r}")
+    return rate
+
+
+class RateLimiter:
+    """Redis-backed limiter shared by all worker processes of all hosts.
+
+    ``acquire`` reserves the caller's GCRA slot in one EVALSHA and sleeps until it comes, so
+    concurrent callers are spaced exactly ``1/rate`` apart without retrying. A slot is never
+    reserved more than ``max_reserve_s`` ahead, so a rate cut or a pause reaches every caller
+    within that time; past the cap the script answers "come back after X".
+    """
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        default_rate: float = 80.0,
+        burst: int = 5,
+        pair_interval_s: float = 6.0,
+        key_prefix: str = "dispatcher",
+        max_reserve_s: float = 1.0,
+        aimd: AimdPolicy | None = None,
+    ) -> None:
+        if burst < 1:
+            raise ValueError(f"burst must be >= 1, got {burst!r}")
+        if not pair_interval_s > 0:
+            raise ValueError(f"pair_interval_s must be > 0, got {pair_interval_s!r}")
+        if not max_reserve_s > 0:
+            raise ValueError(f"max_reserve_s must be > 0, got {max_reserve_s!r}")
+        self._redis = redis
+        self._default_rate = _check_rate(default_rate, "default_rate")
+        self._burst = int(burst)
+        self._pair_interval_ms = max(1, round(pair_interval_s * 1000))
+        self._prefix = key_prefix
+        self._max_reserve_s = float(max_reserve_s)
+        self._cap_us = max(1, round(max_reserve_s * _US))
+        self._aimd = aimd or AimdPolicy()
+        self._local: dict[str, _LocalState] = {}
+        self._gcra = redis.register_script(_GCRA_LUA)
+        self._pair = redis.register_script(_PAIR_LUA)
+        self._throttled = redis.register_script(_THROTTLED_LUA)
+        self._recover = redis.register_script(_RECOVER_LUA)
+
+    # -- keys ---------------------------------------------------------------------------------
+
+    def _config_key(self, sender: str) -> str:
+        if not sender:
+            raise ValueError("sender must be a non-empty string")
+        return f"{self._prefix}:rl:{{{sender}}}"
+
+    def _gcra_key(self, sender: str) -> str:
+        return f"{self._config_key(sender)}:gcra"
+
+    def _pair_key(self, sender: str, recipient: str) -> str:
+        if not recipient:
+            raise ValueError("recipient must be a non-empty string")
+        return f"{self._config_key(sender)}:pair:{recipient}"
+
+    def _state(self, sender: str) -> _LocalState:
+        state = self._local.get(sender)
+        if state is None:
+            state = self._local[sender] = _LocalState()
+        return state
+
+    # -- sender limit -------------------------------------------------------------------------
+
+    async def acquire(self, sender: str) -> float:
+        """Wait until the sender may send one message; return the seconds waited.
+
+        One round trip per grant in the common case. When no slot can be reserved within the
+        cap (or the sender is paused), sleep as long as the script says and ask again; that
+        sleep gets a little jitter (at most a quarter of the cap) so that many waiters don't
+        all come back in the same instant. A caller cancelled while sleeping on a reserved
+        slot wastes that slot (throughput, never the limit).
+        """
+        keys = (self._config_key(sender), self._gcra_key(sender))
+        args = (repr(self._default_rate), self._burst, self._cap_us)
+        state = self._state(sender)
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        while True:
+            granted, wait_us, degraded = _ints(await self._gcra(keys=keys, args=args))
+            state.degraded = bool(degraded)
+            if granted:
+                if wait_us > 0:
+                    await asyncio.sleep(wait_us / _US)
+                return loop.time() - start
+            await asyncio.sleep(self._retry_delay(wait_us / _US))
+
+    def _retry_delay(self, wait_s: float) -> float:
+        return wait_s + random.random() * 0.25 * min(wait_s, self._max_reserve_s)
+
+    # -- pair limit ---------------------------------------------------------------------------
+
+    async def try_pair(self, sender: str, recipient: str) -> float:
+        """Take the recipient's pair slot now (0.0) or say how many seconds until it is free.
+
+        Nothing is taken when the answer is > 0, so the worker can defer the job and try again.
+        """
+        key = self._pair_key(sender, recipient)
+        wait_ms = int(await self._pair(keys=(key,), args=(self._pair_interval_ms,)))
+        return wait_ms / 1000.0
+
+    async def on_recipient_throttled(self, sender: str, recipient: str, attempt: int) -> float:
+        """Back off one recipient after a pair-limit answer (131056): 1, 4, 16, 64 s ...
+
+        ``attempt`` counts from 1. The pair key is set to expire after exactly the delay
+        (replacing the slot the failed send took), so ``try_pair`` answers the same delay.
+        """
+        if attempt < 1:
+            raise ValueError(f"attempt counts from 1, got {attempt!r}")
+        exponent = min(attempt - 1, 32)  # 4**32 s is far past any cap; avoids float overflow
+        delay = min(RECIPIENT_BACKOFF_BASE**exponent, RECIPIENT_BACKOFF_CAP_S)
+        await self._redis.set(self._pair_key(sender, recipient), b"1", px=round(delay * 1000))
+        return delay
+
+    # -- adaptive rate ------------------------------------------------------------------------
+
+    async def on_throttled(self, sender: str, retry_after: float | None) -> None:
+        """The provider throttled the sender: halve its shared rate and obey ``Retry-After``.
+
+        The script allows one decrease per ``decrease_window_s`` across all workers, so the
+        429s of requests already in flight don't halve the rate again and again. A pause
+        (``paused_until``) makes every worker's next ``acquire`` wait.
+        """
+        if retry_after is not None and not (math.isfinite(retry_after) and retry_after >= 0):
+            raise ValueError(f"retry_after must be a finite number >= 0, got {retry_after!r}")
+        policy = self._aimd
+        await self._throttled(
+            keys=(self._config_key(sender),),
+            args=(
+                repr(self._default_rate),
+                repr(policy.decrease_factor),
+                repr(policy.min_rate),
+                repr(policy.decrease_window_s),
+                repr(-1.0 if retry_after is None else float(retry_after)),
+            ),
+        )
+        self._state(sender).degraded = True
+
+    async def on_success(self, sender: str) -> None:
+        """A clean answer: climb back towards the configured rate (additive increase).
+
+        Aggregated locally: Redis is called at most once per ``report_interval_s`` per process
+        and sender, and not at all while the last answer from Redis said the rate is full.
+        """
+        state = self._state(sender)
+        if state.degraded is False:
+            return
+        now = asyncio.get_running_loop().time()
+        if now - state.last_report < self._aimd.report_interval_s:
+            return
+        state.last_report = now  # before the await: concurrent callers don't report twice
+        policy = self._aimd
+        still_low = await self._recover(
+            keys=(self._config_key(sender),),
+            args=(
+                repr(self._default_rate),
+                repr(policy.increase_fraction),
+                repr(policy.increase_min),
+                repr(policy.max_credit_s),
+            ),
+        )
+        state.degraded = bool(int(still_low))
+
+    # -- runtime control ----------------------------------------------------------------------
+
+    async def set_rate(self, sender: str, rate: float) -> None:
+        """Set the sender's configured and current rate; every worker uses it on its next call."""
+        rate = _check_rate(rate, "rate")
+        value = repr(rate)
+        await self._redis.hset(
+            self._config_key(sender), mapping={"configured": value, "current": value}
+        )
+        self._state(sender).degraded = False
+
+    async def get_rate(self, sender: str) -> RateInfo:
+        """Read the sender's rate as the scripts see it (defaults filled in)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hmget(self._config_key(sender), ["configured", "current", "paused_until"])
+            pipe.time()
+            (configured_raw, current_raw, paused_raw), (sec, usec) = await pipe.execute()
+        configured = _float_or(configured_raw, self._default_rate)
+        current = min(_float_or(current_raw, configured), configured)
+        paused = _float_or(paused_raw, 0.0)
+        now = int(sec) + int(usec) / _US
+        return RateInfo(
+            sender=sender,
+            configured=configured,
+            current=current,
+            paused_until=paused if paused > now else None,
+            burst=self._burst,
+        )
+
+
+def _ints(reply: Any) -> tuple[int, int, int]:
+    a, b, c = reply
+    return int(a), int(b), int(c)
+
+
+def _float_or(raw: Any, default: float) -> float:
+    return default if raw is None else float(raw)
