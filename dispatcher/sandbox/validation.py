@@ -1,0 +1,107 @@
+"""Checking a request body the way the provider would, with the project's own message model.
+
+``dispatcher.messages`` is imported on first use, not at import time, so the sandbox starts
+(and its fallback check works) even while that package is being changed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+# Cloud API envelope fields that are not part of the message itself.
+CLOUD_ENVELOPE = ("messaging_product", "recipient_type", "biz_opaque_callback_data")
+MAX_CALLBACK_DATA = 512
+
+
+class BodyError(ValueError):
+    """The request body is not a message the provider would accept (HTTP 400, code 100)."""
+
+
+def _format_loc(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else part
+    return path
+
+
+_model: type[BaseModel] | None = None
+
+
+def _load_model() -> type[BaseModel] | None:
+    """``dispatcher.messages.OutboundMessage``, imported on first use (None if it can't be)."""
+    global _model  # noqa: PLW0603 - a one-time lazy import
+    if _model is None:
+        try:
+            from dispatcher.messages import OutboundMessage  # noqa: PLC0415
+        except ImportError:
+            return None
+        _model = OutboundMessage
+    return _model
+
+
+def validate_message(message: dict[str, Any]) -> None:
+    """Raise BodyError naming the first bad field, as ``path: reason``."""
+    model = _load_model()
+    if model is None:  # the model isn't importable right now: check the bare structure
+        _structural_check(message)
+        return
+    try:
+        model.model_validate(message)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_input=False)
+        first = errors[0] if errors else {"loc": (), "msg": "invalid message"}
+        path = _format_loc(tuple(first["loc"]))
+        raise BodyError(f"{path}: {first['msg']}" if path else str(first["msg"])) from None
+
+
+def _structural_check(message: dict[str, Any]) -> None:
+    if not isinstance(message.get("to"), str) or not message["to"]:
+        raise BodyError("to: a recipient number is required")
+    if message.get("type") != "interactive":
+        raise BodyError("type: must be 'interactive'")
+    interactive = message.get("interactive")
+    if not isinstance(interactive, dict):
+        raise BodyError("interactive: an object is required")
+    if not isinstance(interactive.get("type"), str):
+        raise BodyError("interactive.type: required")
+    if not isinstance(interactive.get("action"), dict):
+        raise BodyError("interactive.action: an object is required")
+    unknown = set(message) - {"to", "type", "interactive"}
+    if unknown:
+        raise BodyError(f"{sorted(unknown)[0]}: unknown field")
+
+
+def check_to(to: Any, cloud: bool, strict: bool = True) -> str:
+    """The recipient's digits; BSP format wants digits only, Cloud format ``+`` and digits.
+
+    Not ``strict``: any punctuation is allowed here (the message model still checks the number).
+    """
+    if not isinstance(to, str) or not to:
+        raise BodyError("to: a recipient number is required")
+    if not strict:
+        return "".join(c for c in to if c.isascii() and c.isdigit())
+    digits = to[1:] if cloud and to.startswith("+") else to
+    if not digits.isdigit() or not digits.isascii():
+        form = "'+' then digits" if cloud else "digits only"
+        raise BodyError(f"to: must be {form} in this API format")
+    if cloud and not to.startswith("+"):
+        raise BodyError("to: must start with '+' in the Cloud API format")
+    return digits
+
+
+def split_cloud_envelope(body: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """Check and remove the Cloud envelope; returns the bare message and the callback data."""
+    if body.get("messaging_product") != "whatsapp":
+        raise BodyError("messaging_product: must be 'whatsapp'")
+    if body.get("recipient_type", "individual") != "individual":
+        raise BodyError("recipient_type: must be 'individual'")
+    opaque = body.get("biz_opaque_callback_data")
+    if opaque is not None and (not isinstance(opaque, str) or len(opaque) > MAX_CALLBACK_DATA):
+        raise BodyError(f"biz_opaque_callback_data: a string of at most {MAX_CALLBACK_DATA} chars")
+    message = {k: v for k, v in body.items() if k not in CLOUD_ENVELOPE}
+    return message, opaque
