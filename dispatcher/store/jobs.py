@@ -20,6 +20,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
+from redis.typing import EncodableT, FieldT
 
 from dispatcher.store.keys import CampaignState, Keys, Status, campaign_of, job_id_for
 
@@ -55,9 +56,10 @@ class JobStore:
                               extra: dict[str, str] | None = None) -> None:
         """Write the campaign in state ``creating``: workers park its jobs until it runs."""
         now = await self.now()
-        fields: dict[str, str | int] = {
+        fields: dict[FieldT, EncodableT] = {
             "id": campaign_id, "name": name, "sender": sender, "created": f"{now:.3f}",
-            "state": CampaignState.CREATING.value, "total": 0, **(extra or {})}
+            "state": CampaignState.CREATING.value, "total": 0, "jobs": 0}
+        fields.update(extra or {})
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(self.keys.campaign(campaign_id), mapping=fields)
             pipe.zadd(self.keys.campaigns, {campaign_id: now})
@@ -75,13 +77,13 @@ class JobStore:
                     "c": campaign_id, "s": sender, "to": to, "p": payload,
                     "st": status.value, "att": 0, "t0": now})
             pipe.hincrby(self.keys.campaign(campaign_id), f"n:{status.value}", len(rows))
-            pipe.hincrby(self.keys.campaign(campaign_id), "total", len(rows))
+            pipe.hincrby(self.keys.campaign(campaign_id), "jobs", len(rows))
             await pipe.execute()
 
     async def delete_campaign(self, campaign_id: str) -> None:
         """Remove a campaign that failed while being created (nothing of it was published)."""
         info = await self.redis.hgetall(self.keys.campaign(campaign_id))
-        total = int(info.get(b"total", 0))
+        total = int(info.get(b"jobs", 0))
         sender = _text(info.get(b"sender", b""))
         async with self.redis.pipeline(transaction=False) as pipe:
             for index in range(1, total + 1):
@@ -173,7 +175,7 @@ class JobStore:
             members = await self.redis.smembers(self.keys.exceptions_prefix(campaign_id) + status)
             return sorted((_text(x) for x in members), key=lambda j: int(j.rsplit(".", 1)[1]))
         info = await self.campaign(campaign_id) or {}
-        ids = [job_id_for(campaign_id, i) for i in range(1, int(info.get("total", 0)) + 1)]
+        ids = [job_id_for(campaign_id, i) for i in range(1, int(info.get("jobs", 0)) + 1)]
         found: list[str] = []
         for start in range(0, len(ids), 1000):
             chunk = ids[start:start + 1000]

@@ -1,0 +1,46 @@
+"""The Celery application: ``celery -A dispatcher.worker.app worker -P threads``.
+
+Celery is the transport for *batches of job ids*; the job records in Redis decide what is sent.
+Settings (see ``architecture.md``): JSON only, late acks, requeue on worker loss, prefetch 1 per
+thread, no result backend, and a visibility timeout far longer than a batch can sit reserved.
+A worker that dies does not wait for that timeout: its leases are taken over by the reaper
+(``recovery.py``) within ``lease_s`` seconds.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from dispatcher.queue import QUEUE, SEND_TASK
+from dispatcher.settings import Settings, load_settings
+
+VISIBILITY_TIMEOUT_S = 6 * 3600
+
+
+def make_celery(settings: Settings) -> Celery:
+    app = Celery("dispatcher", broker=settings.redis_url, include=["dispatcher.worker.tasks"])
+    app.conf.update(
+        task_serializer="json",
+        accept_content=["json"],
+        result_serializer="json",
+        result_backend=None,
+        task_ignore_result=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_acks_on_failure_or_timeout=True,
+        worker_prefetch_multiplier=1,
+        task_default_queue=QUEUE,
+        task_routes={SEND_TASK: {"queue": QUEUE}},
+        broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_S},
+        broker_connection_retry_on_startup=True,
+        broker_pool_limit=16,
+        worker_hijack_root_logger=False,
+        worker_send_task_events=False,
+        task_send_sent_event=False,
+        worker_cancel_long_running_tasks_on_connection_loss=False,
+    )
+    app.conf.dispatcher_settings = settings
+    return app
+
+
+app = make_celery(load_settings())

@@ -1,0 +1,102 @@
+"""What keeps work moving when workers die: heartbeats, takeover of dead workers' jobs, and the
+mover that puts due retries back in the queue.
+
+Every job a worker is working on sits in its *held* set. A worker that stops beating for
+``lease_s`` seconds is dead: the first live worker to notice takes its held set over atomically
+(``takeover.lua``) and settles each job by its status:
+
+- ``queued`` (never claimed): published again;
+- ``retrying``: put back in the due set;
+- ``sending`` (a request may have reached the provider): ``unknown`` under
+  ``on_ambiguous = "fail"``, retried under ``"retry"``. Never resent silently.
+
+The broker's visibility timeout would take hours to redeliver; this takes ``lease_s`` plus one
+heartbeat period.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine, Sequence
+from typing import TYPE_CHECKING, Any
+
+from dispatcher.queue import publish
+from dispatcher.store import Status
+
+if TYPE_CHECKING:
+    from dispatcher.worker.runtime import Runtime
+
+log = logging.getLogger("dispatcher.worker")
+DUE_POLL_S = 0.25
+DUE_BATCH = 1000
+
+
+def background_loops(rt: Runtime) -> list[Coroutine[Any, Any, None]]:
+    return [_forever(rt, "heartbeat", heartbeat_once, rt.settings.lease_s / 5),
+            _forever(rt, "due mover", move_due_once, DUE_POLL_S)]
+
+
+async def _forever(rt: Runtime, name: str, step: Any, period_s: float) -> None:
+    while True:
+        try:
+            busy = await step(rt)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # Redis restarting, say: keep the loop alive
+            log.warning("%s: %s: %s", name, type(exc).__name__, exc)
+            busy = False
+        if not busy:
+            await asyncio.sleep(period_s)
+
+
+async def heartbeat_once(rt: Runtime) -> bool:
+    dead = await rt.store.heartbeat(rt.worker_id, rt.settings.lease_s)
+    for worker_id in dead:
+        job_ids = await rt.store.takeover(worker_id, rt.worker_id, rt.settings.lease_s)
+        if job_ids:
+            log.warning("worker %s is silent: taking over %d job(s)", worker_id, len(job_ids))
+        await settle(rt, job_ids)
+    return False
+
+
+async def settle(rt: Runtime, job_ids: Sequence[str]) -> None:
+    """Put each job taken over from a dead worker where it can make progress again."""
+    records = await rt.store.load(job_ids)
+    to_publish: list[str] = []
+    for job_id, rec in zip(job_ids, records, strict=True):
+        status = rec.get("st") if rec else None
+        if status == Status.QUEUED:
+            to_publish.append(job_id)
+        elif status == Status.RETRYING:
+            await rt.store.move(job_id, [Status.RETRYING], Status.RETRYING, delay_s=0.0,
+                                note="taken over")
+        elif status == Status.SENDING:
+            await _settle_sending(rt, job_id)
+    await asyncio.to_thread(publish, rt.celery, to_publish, rt.settings.batch_size)
+    await rt.store.release(rt.worker_id, job_ids)
+
+
+async def _settle_sending(rt: Runtime, job_id: str) -> None:
+    note = "worker died while sending"
+    fields: dict[str, str | int | float] = {"ecl": "ambiguous", "eco": "", "etx": note}
+    if rt.settings.on_ambiguous == "retry":
+        await rt.store.move(job_id, [Status.SENDING], Status.RETRYING, delay_s=0.0, note=note,
+                            fields=fields)
+    else:
+        await rt.store.move(job_id, [Status.SENDING], Status.UNKNOWN, note=note, fields=fields)
+
+
+async def move_due_once(rt: Runtime) -> bool:
+    """Move due retries back to ``queued`` and publish them; True when there may be more."""
+    job_ids = await rt.store.pop_due(rt.worker_id, DUE_BATCH)
+    if not job_ids:
+        return False
+    ready = []
+    for job_id in job_ids:
+        moved, _ = await rt.store.move(job_id, [Status.RETRYING], Status.QUEUED, note="due")
+        if moved:
+            ready.append(job_id)
+    await asyncio.to_thread(publish, rt.celery, ready, rt.settings.batch_size)
+    await rt.store.release(rt.worker_id, job_ids)
+    return len(job_ids) == DUE_BATCH

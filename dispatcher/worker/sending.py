@@ -1,0 +1,130 @@
+"""The send path of one job: skip if done, pair limit, sender token, claim, send, record.
+
+Order matters. The claim (queued -> sending) comes after the rate-limit wait and right before the
+request, so a job is only ``sending`` while a request for it may be on the wire: that is what lets
+a dead worker's ``sending`` jobs be called ``unknown`` (ambiguous) rather than resent blindly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+import orjson
+
+from dispatcher.errors import ConfigError
+from dispatcher.phone import mask_phone
+from dispatcher.providers import ErrorClass, SendResult
+from dispatcher.store import Status
+from dispatcher.campaigns import pause_sender
+from dispatcher.worker.retry import backoff_delay
+from dispatcher.worker.runtime import Runtime
+
+log = logging.getLogger("dispatcher.worker")
+
+SENT_FROM = (Status.SENDING, Status.UNKNOWN)  # a late success beats the reaper's "unknown"
+
+
+async def process_batch(rt: Runtime, job_ids: Sequence[str]) -> int:
+    """Send every job of the batch that is still ``queued``; return how many were sent."""
+    store = rt.store
+    await store.hold(rt.worker_id, job_ids)
+    records = await store.load(job_ids)
+    jobs = [(job_id, rec) for job_id, rec in zip(job_ids, records, strict=True)
+            if rec is not None and rec.get("st") == Status.QUEUED]
+    outcomes = await asyncio.gather(*(process_job(rt, job_id, rec) for job_id, rec in jobs),
+                                    return_exceptions=True)
+    for (job_id, _), outcome in zip(jobs, outcomes, strict=True):
+        if isinstance(outcome, BaseException):
+            log.error("job %s: unexpected error %s: %s", job_id, type(outcome).__name__, outcome)
+    await store.release(rt.worker_id, job_ids)
+    return sum(1 for outcome in outcomes if outcome is True)
+
+
+async def process_job(rt: Runtime, job_id: str, rec: dict[str, str]) -> bool:
+    sender, to = rec["s"], rec["to"]
+    async with rt.in_flight:
+        wait_s = await rt.limiter.try_pair(sender, to)
+        if wait_s > 0:
+            await rt.store.move(job_id, [Status.QUEUED], Status.RETRYING, delay_s=wait_s,
+                                note="pair limit")
+            return False
+        await rt.limiter.acquire(sender)
+        claimed, info = await rt.store.claim(job_id, rt.worker_id)
+        if not claimed:
+            return False
+        try:
+            provider = rt.provider_for(sender)
+        except ConfigError as exc:
+            await _fail(rt, job_id, "config", 0, str(exc))
+            return False
+        result = await provider.send(orjson.loads(rec["p"]), job_id=job_id)
+    await record(rt, job_id, rec, int(info), result)
+    return result.ok
+
+
+async def record(rt: Runtime, job_id: str, rec: dict[str, str], attempts: int,
+                 result: SendResult) -> None:
+    """Apply what the provider answered (providers.md §3 decides by class)."""
+    sender = rec["s"]
+    if result.ok:
+        await rt.store.move(job_id, SENT_FROM, Status.SENT,
+                            fields={"pid": result.provider_message_id or "", "ecl": "", "eco": "",
+                                    "etx": ""})
+        await rt.limiter.on_success(sender)
+        return
+    error_class = result.error_class or ErrorClass.TRANSIENT
+    throttled = int(rec.get("thr", "0"))
+    log.info("job %s to %s: %s %s %s", job_id, mask_phone(rec["to"]), error_class,
+             result.error_code, result.error_text)
+    if error_class is ErrorClass.THROTTLED_SENDER:
+        await rt.limiter.on_throttled(sender, result.retry_after)
+        delay = backoff_delay(1, 1.0, 5.0, result.retry_after)
+        await _retry(rt, job_id, result, delay, throttled + 1)
+    elif error_class is ErrorClass.THROTTLED_RECIPIENT:
+        delay = await rt.limiter.on_recipient_throttled(sender, rec["to"], throttled + 1)
+        await _retry(rt, job_id, result, delay, throttled + 1)
+    elif error_class is ErrorClass.ACCOUNT:
+        await _park_for_account(rt, job_id, sender, result)
+    elif error_class is ErrorClass.AMBIGUOUS and rt.settings.on_ambiguous == "fail":
+        await rt.store.move(job_id, [Status.SENDING], Status.UNKNOWN, note=result.error_text,
+                            fields=_error_fields(result))
+    elif error_class is ErrorClass.PERMANENT:
+        await _fail(rt, job_id, str(error_class), result.error_code, result.error_text)
+    else:  # transient, or ambiguous under on_ambiguous = "retry"
+        failures = attempts - throttled
+        if failures >= rt.settings.max_attempts:
+            await _fail(rt, job_id, str(error_class), result.error_code,
+                        f"attempts used up ({failures}): {result.error_text}")
+            return
+        s = rt.settings
+        delay = backoff_delay(failures, s.retry_base_s, s.retry_max_s, result.retry_after)
+        await _retry(rt, job_id, result, delay, throttled)
+
+
+def _error_fields(result: SendResult) -> dict[str, str | int | float]:
+    return {"ecl": str(result.error_class or ""), "eco": result.error_code or "",
+            "etx": result.error_text[:300]}
+
+
+async def _retry(rt: Runtime, job_id: str, result: SendResult, delay: float,
+                 throttled: int) -> None:
+    fields = _error_fields(result)
+    fields["thr"] = throttled
+    await rt.store.move(job_id, [Status.SENDING], Status.RETRYING, delay_s=delay,
+                        note=f"{result.error_class} {result.error_code}", fields=fields)
+
+
+async def _fail(rt: Runtime, job_id: str, error_class: str, code: int | None,
+                text: str) -> None:
+    await rt.store.move(job_id, [Status.SENDING], Status.FAILED, note=f"{error_class} {code}",
+                        fields={"ecl": error_class, "eco": code or "", "etx": text[:300]})
+
+
+async def _park_for_account(rt: Runtime, job_id: str, sender: str, result: SendResult) -> None:
+    """Stop the whole sender instead of failing every job: retrying only burns quota."""
+    reason = f"account error {result.error_code}: {result.error_text}"[:300]
+    await pause_sender(rt.store, sender, reason, rt.worker_id)
+    await rt.store.move(job_id, [Status.SENDING], "parked", note=reason,
+                        fields=_error_fields(result))
