@@ -132,6 +132,14 @@ class RateLimiter:
         self._throttled = redis.register_script(_THROTTLED_LUA)
         self._recover = redis.register_script(_RECOVER_LUA)
 
+    async def load_scripts(self) -> None:
+        """Load the Lua scripts now (optional, e.g. at worker start).
+
+        Without it the first call of each script pays one NOSCRIPT reply and a SCRIPT LOAD.
+        """
+        for script in (self._gcra, self._pair, self._throttled, self._recover):
+            script.sha = await self._redis.script_load(script.script)
+
     # -- keys ---------------------------------------------------------------------------------
 
     def _config_key(self, sender: str) -> str:
