@@ -30,11 +30,19 @@ class SandboxClient:
     """Synchronous helpers for the control endpoints of a running sandbox at ``url``."""
 
     url: str
+    _http: httpx.Client | None = None
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = httpx.request(method, self.url + path, timeout=10.0, **kwargs)
+        if self._http is None:
+            self._http = httpx.Client(timeout=10.0)
+        response = self._http.request(method, self.url + path, **kwargs)
         response.raise_for_status()
         return response.json()
+
+    def close_client(self) -> None:
+        if self._http is not None:
+            self._http.close()
+            self._http = None
 
     def stats(self) -> dict[str, Any]:
         result: dict[str, Any] = self._call("GET", "/_sandbox/stats")
@@ -105,6 +113,7 @@ class SandboxProcess(SandboxClient):
 
     def stop(self, timeout: float = 5.0) -> None:
         """SIGTERM, then SIGKILL if it hasn't exited within ``timeout`` seconds."""
+        self.close_client()
         proc, self.proc = self.proc, None
         if proc is None:
             return
@@ -188,6 +197,7 @@ class SandboxThread(SandboxClient):
         self._ready.set()
 
     def stop(self, timeout: float = 10.0) -> None:
+        self.close_client()
         if self._loop is not None and self._stop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._stop.set)
         if self._thread is not None:
