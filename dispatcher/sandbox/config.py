@@ -101,7 +101,7 @@ class SandboxConfig:
     hang_s: float = 120.0
     honor_idempotency: bool = False
     strict_to: bool = True
-    keep_messages: int = 1_000_000
+    keep_messages: int = 1_000_000  # accepted messages listed by /_sandbox/messages (0: none)
     # Status webhooks (callbacks.py).
     callback_url: str | None = None
     app_secret: str | None = field(default=None, repr=False)
@@ -138,10 +138,10 @@ class SandboxConfig:
             not _is_number(self.pair_interval_s) or self.pair_interval_s <= 0
         ):
             raise ConfigValueError("pair_interval_s must be a number > 0, or null")
-        for name in ("burst", "callback_batch", "keep_messages"):
+        for name, least in (("burst", 1), ("callback_batch", 1), ("keep_messages", 0)):
             value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigValueError(f"{name} must be an integer >= 1")
+            if not isinstance(value, int) or isinstance(value, bool) or value < least:
+                raise ConfigValueError(f"{name} must be an integer >= {least}")
         if not isinstance(self.port, int) or not 0 <= self.port <= 65535:
             raise ConfigValueError("port must be an integer between 0 and 65535")
 

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -19,44 +20,34 @@ class BodyError(ValueError):
     """The request body is not a message the provider would accept (HTTP 400, code 100)."""
 
 
-def _format_loc(loc: tuple[int | str, ...]) -> str:
-    path = ""
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        else:
-            path += f".{part}" if path else part
-    return path
+PathsFn = Callable[[ValidationError], list[tuple[str, str]]]
+_loaded: list[tuple[type[BaseModel], PathsFn]] = []  # filled on first successful import
 
 
-_model: type[BaseModel] | None = None
-
-
-def _load_model() -> type[BaseModel] | None:
-    """``dispatcher.messages.OutboundMessage``, imported on first use (None if it can't be)."""
-    global _model  # noqa: PLW0603 - a one-time lazy import
-    if _model is None:
+def _message_model() -> tuple[type[BaseModel], PathsFn] | None:
+    """``OutboundMessage`` and ``error_paths`` from ``dispatcher.messages``, or None."""
+    if not _loaded:
         try:
-            from dispatcher.messages import OutboundMessage  # noqa: PLC0415
+            from dispatcher.messages import OutboundMessage, error_paths  # noqa: PLC0415
         except ImportError:
             return None
-        _model = OutboundMessage
-    return _model
+        _loaded.append((OutboundMessage, error_paths))
+    return _loaded[0]
 
 
 def validate_message(message: dict[str, Any]) -> None:
     """Raise BodyError naming the first bad field, as ``path: reason``."""
-    model = _load_model()
-    if model is None:  # the model isn't importable right now: check the bare structure
+    loaded = _message_model()
+    if loaded is None:  # the model isn't importable right now: check the bare shape
         _structural_check(message)
         return
+    model, paths = loaded
     try:
         model.model_validate(message)
     except ValidationError as exc:
-        errors = exc.errors(include_url=False, include_input=False)
-        first = errors[0] if errors else {"loc": (), "msg": "invalid message"}
-        path = _format_loc(tuple(first["loc"]))
-        raise BodyError(f"{path}: {first['msg']}" if path else str(first["msg"])) from None
+        pairs = paths(exc)
+        path, reason = pairs[0] if pairs else ("$", "invalid message")
+        raise BodyError(f"{path}: {reason}") from None
 
 
 def _structural_check(message: dict[str, Any]) -> None:
