@@ -137,3 +137,17 @@ def resume(campaign_id: Annotated[str, typer.Argument(help="campaign id")]) -> N
     count = with_store(lambda store: resume_campaign(store, celery_app, campaign_id,
                                                      conf.batch_size))
     out.print(f"resumed; {count} parked job(s) back in the queue")
+
+
+@app.command("demo")
+def demo(
+    messages: Annotated[int, typer.Option(help="recipients in the demo campaign", min=1,
+                                          max=90_000)] = 3000,
+    workers: Annotated[int, typer.Option(help="worker processes", min=1, max=16)] = 2,
+    keep: Annotated[bool, typer.Option("--keep", help="keep everything running")] = False,
+) -> None:
+    """Run a demo campaign end to end on a private Redis, the sandbox and local workers."""
+    from dispatcher.demo import run_demo
+
+    final = run_demo(messages, workers, keep, out)
+    raise typer.Exit(0 if final["state"] == "done" else 1)
