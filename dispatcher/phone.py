@@ -87,7 +87,9 @@ def _from_bare_digits(digits: str, region: str | None) -> PhoneNumber:
     except ValueError:
         return international
     if _e164(national) != _e164(international):
-        raise ValueError(f"ambiguous: valid both with a country code and as a {region} number")
+        raise ValueError(
+            f"ambiguous: valid with a country code and as a national number of {region}"
+        )
     return international
 
 
