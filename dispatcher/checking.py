@@ -64,7 +64,8 @@ def _parse(number: int, raw: bytes) -> Any | Problem:
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return Problem(number, "", f"not UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})")
+        byte = raw[exc.start]
+        return Problem(number, "", f"not UTF-8 (byte 0x{byte:02x} at column {exc.start + 1})")
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -109,7 +110,6 @@ def _messages_of(path: Path) -> Iterator[tuple[int, Any | Problem]]:
         raise InputError(f"{path}: the file is empty")
     value = _parse(1, raw)
     if isinstance(value, list):  # a JSON array of messages: number them by position
-        for index, item in enumerate(value, start=1):
-            yield index, item
+        yield from enumerate(value, start=1)
     else:
         yield 1, value

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import os
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,7 +55,7 @@ def run_demo(count: int = 3000, workers: int = 2, keep: bool = False,
     sandbox = SandboxConfig(latency_ms=30, fail_rate=0.05, seed=1)
     env = {"DISPATCHER_RATE_LIMIT": "500", "DISPATCHER_RETRY_BASE_S": "0.2",
            "DISPATCHER_RETRY_MAX_S": "2"}
-    logs = Path(os.environ.get("TMPDIR", "/tmp")) / "dispatcher-demo-logs"
+    logs = Path(tempfile.gettempdir()) / "dispatcher-demo-logs"
     logs.mkdir(parents=True, exist_ok=True)
     with LocalStack(workers=workers, sandbox=sandbox, settings_env=env, log_dir=logs,
                     redis_url=os.environ.get("DISPATCHER_REDIS_URL")) as stack:

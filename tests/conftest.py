@@ -32,7 +32,9 @@ def redis_client(redis_url: str) -> Iterator[redis.Redis]:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_settings(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+def _isolated_settings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     """Keep the developer's own DISPATCHER_* variables and config file out of the tests."""
     for name in list(os.environ):
         if name.startswith("DISPATCHER_") and name != "DISPATCHER_TEST_REDIS_URL":

@@ -113,7 +113,7 @@ def status(
 @app.command("requeue")
 def requeue(
     campaign_id: Annotated[str, typer.Argument(help="campaign id")],
-    unknown: Annotated[bool, typer.Option("--unknown", help="jobs whose outcome is unknown")] = True,
+    unknown: Annotated[bool, typer.Option(help="jobs whose outcome is unknown")] = True,
     failed: Annotated[bool, typer.Option("--failed", help="also the failed jobs")] = False,
 ) -> None:
     """Put a campaign's unknown (and optionally failed) jobs back in the queue."""

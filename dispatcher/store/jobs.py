@@ -112,7 +112,8 @@ class JobStore:
         return {_text(k): _text(v) for k, v in raw.items()} or None
 
     async def sender_campaign_ids(self, sender: str) -> list[str]:
-        return sorted(_text(x) for x in await self.redis.smembers(self.keys.sender_campaigns(sender)))
+        members = await self.redis.smembers(self.keys.sender_campaigns(sender))
+        return sorted(_text(x) for x in members)
 
     async def campaign_ids(self, limit: int = 100) -> list[str]:
         return [_text(x) for x in await self.redis.zrevrange(self.keys.campaigns, 0, limit - 1)]
@@ -159,8 +160,8 @@ class JobStore:
         """
         cid = campaign_of(job_id)
         args: list[str | int | float] = [
-            ",".join(s.value for s in allowed), str(to), "" if delay_s is None else f"{delay_s:.3f}",
-            note, job_id]
+            ",".join(s.value for s in allowed), str(to),
+            "" if delay_s is None else f"{delay_s:.3f}", note, job_id]
         for name, value in (fields or {}).items():
             args.extend((name, value))
         raw = await self._move(

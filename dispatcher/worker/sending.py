@@ -13,11 +13,11 @@ from collections.abc import Sequence
 
 import orjson
 
+from dispatcher.campaigns import pause_sender
 from dispatcher.errors import ConfigError
 from dispatcher.phone import mask_phone
 from dispatcher.providers import ErrorClass, SendResult
 from dispatcher.store import Status
-from dispatcher.campaigns import pause_sender
 from dispatcher.worker.retry import backoff_delay
 from dispatcher.worker.runtime import Runtime
 
