@@ -16,6 +16,7 @@ import aiohttp
 import httpx
 import orjson
 import pytest
+import uvloop
 from aiohttp import web
 from aiohttp.client_reqrep import ConnectionKey
 
@@ -473,8 +474,12 @@ SCENARIOS = [
 ]
 
 
+LOOPS = {"asyncio": asyncio.run, "uvloop": uvloop.run}  # the worker runs on uvloop
+
+
+@pytest.mark.parametrize("loop", sorted(LOOPS))
 @pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
-def test_real_http(transport: str) -> None:
+def test_real_http(transport: str, loop: str) -> None:
     async def scenario() -> None:
         async with local_server() as (base, received):
             client = make_async_client(connect_timeout=1.0, read_timeout=0.3, transport=transport)
@@ -507,7 +512,7 @@ def test_real_http(transport: str) -> None:
             finally:
                 await client.aclose()
 
-    run(scenario())
+    LOOPS[loop](scenario())
 
 
 @pytest.mark.parametrize("transport", ["aiohttp", "httpx"])
