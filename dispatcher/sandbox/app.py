@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import hmac
 import uuid
-from typing import Any
+from typing import Any, NoReturn
 
 import orjson
 from aiohttp import web
@@ -190,11 +190,14 @@ class Sandbox:
                 await asyncio.wait_for(self.closing.wait(), self.config.hang_s)
         else:
             self.stats.dropped += 1
-        return drop_connection(request)
+        drop_connection(request)
 
 
-def drop_connection(request: web.Request) -> web.StreamResponse:
-    """Close the connection with no answer; the client sees it dropped mid-response."""
+def drop_connection(request: web.Request) -> NoReturn:
+    """Close the connection with no answer; the client sees it dropped mid-response.
+
+    Raising CancelledError makes aiohttp abandon the request without writing anything.
+    """
     if request.transport is not None:
         request.transport.close()
     raise asyncio.CancelledError

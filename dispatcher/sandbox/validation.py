@@ -28,7 +28,7 @@ def _message_model() -> tuple[type[BaseModel], PathsFn] | None:
     """``OutboundMessage`` and ``error_paths`` from ``dispatcher.messages``, or None."""
     if not _loaded:
         try:
-            from dispatcher.messages import OutboundMessage, error_paths  # noqa: PLC0415
+            from dispatcher.messages import OutboundMessage, error_paths
         except ImportError:
             return None
         _loaded.append((OutboundMessage, error_paths))
