@@ -7,6 +7,7 @@ Each test uses its own sender names, so no flush is needed.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import multiprocessing as mp
 import time
 import uuid
@@ -91,7 +92,7 @@ def test_single_process_rate_and_spacing(redis_url: str) -> None:
     sender = _sender()
     times = _in(run(main()), 0.0, duration)
     assert burst + rate * duration * 0.9 <= len(times) <= burst + rate * duration + 2
-    gaps = [b - a for a, b in zip(times[burst:], times[burst + 1 :], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times[burst:])]
     gaps.sort()
     assert 0.018 <= gaps[len(gaps) // 2] <= 0.022  # median spacing = 1/rate
     assert gaps[0] >= 0.010, "two grants far closer than 1/rate"
@@ -190,24 +191,36 @@ def test_set_rate_applies_within_a_second(redis_url: str) -> None:
     assert len(after_cut) >= 15
 
 
-def test_reservations_never_go_beyond_the_cap(redis_url: str) -> None:
-    sender = _sender()
+def test_crowd_of_waiters_reserves_within_cap_and_queues_cheaply(redis_url: str) -> None:
+    """40 callers at once, 40/s, burst 1, cap 0.5 s: ~21 reserve, the rest come back in turn."""
+    sender, rate, callers = _sender(), 40.0, 40
 
-    async def main() -> float:
-        async with limiter(redis_url, default_rate=2.0, burst=1, max_reserve_s=1.0) as lim:
-            tasks = [asyncio.create_task(lim.acquire(sender)) for _ in range(10)]
-            await asyncio.sleep(0.2)
-            raw = await lim._redis.get(f"dispatcher:rl:{{{sender}}}:gcra")
-            sec, usec = await lim._redis.time()
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-        assert raw is not None
-        return (int(raw) - (sec * 1_000_000 + usec)) / 1_000_000
+    async def main() -> tuple[float, list[float], int]:
+        client = CountingRedis.from_url(redis_url, max_connections=callers + 5)
+        try:
+            lim = RateLimiter(client, default_rate=rate, burst=1, max_reserve_s=0.5)
+            await lim.load_scripts()
+            before = client.calls
+            start = time.monotonic()
+            tasks = [asyncio.create_task(lim.acquire(sender)) for _ in range(callers)]
+            await asyncio.sleep(0.1)
+            tat = await client.hget(f"dispatcher:rl:{{{sender}}}:gcra", "tat")
+            sec, usec = await client.time()
+            waits = await asyncio.gather(*tasks)
+            elapsed = time.monotonic() - start
+            calls = client.calls - before - 2  # minus the HGET and TIME above
+        finally:
+            await client.aclose()
+        assert tat is not None
+        ahead = (int(tat) - (sec * 1_000_000 + usec)) / 1_000_000
+        assert 0.0 < ahead <= 0.5 + 1 / rate + 0.01, "reserved beyond the cap"
+        return elapsed, sorted(waits), calls
 
-    ahead = run(main())
-    # burst 1 at 2/s: slots at 0, 0.5, 1.0 -> the last reserved slot ends <= cap + interval
-    assert 0.0 < ahead <= 1.5 + 0.05
+    elapsed, waits, calls = run(main())
+    assert (callers - 1) / rate <= elapsed <= (callers - 1) / rate + 0.15
+    assert calls <= callers + (callers - 21) + 6, f"{calls} EVALSHA for {callers} grants"
+    gaps = [b - a for a, b in itertools.pairwise(waits)]
+    assert min(gaps) >= 0.5 / rate, "grants bunched together"
 
 
 # -- (d) adaptive rate -------------------------------------------------------------------------

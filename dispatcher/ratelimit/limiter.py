@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Protocol
 
@@ -77,10 +76,39 @@ class Limiter(Protocol):
     async def on_recipient_throttled(self, sender: str, recipient: str, attempt: int) -> float: ...
 
 
+class _RedisClock:
+    """Maps Redis ``TIME`` to this process's monotonic clock, erring late, never early.
+
+    A reply computed at Redis time ``r`` and read locally at ``t_recv`` proves
+    ``offset >= r - t_recv`` (the script ran before the reply was read). The largest such
+    bound of the last one to two seconds is the tightest fresh estimate. Sleeping until
+    ``slot - offset_estimate`` is then never before the slot, and is not stretched by a reply
+    that sat unread while the event loop was busy (which would bunch grants together).
+    """
+
+    __slots__ = ("_best", "_previous", "_window_start")
+
+    WINDOW_S = 1.0
+
+    def __init__(self) -> None:
+        self._best = -math.inf
+        self._previous = -math.inf
+        self._window_start = -math.inf
+
+    def observe(self, redis_now: float, t_recv: float) -> None:
+        if t_recv - self._window_start >= self.WINDOW_S:
+            self._previous, self._best, self._window_start = self._best, -math.inf, t_recv
+        self._best = max(self._best, redis_now - t_recv)
+
+    def to_local(self, redis_t: float) -> float:
+        return redis_t - max(self._best, self._previous)
+
+
 @dataclass(slots=True)
 class _LocalState:
-    """Per-process knowledge of one sender, used to keep ``on_success`` cheap."""
+    """Per-process knowledge of one sender (its Redis node's clock, AIMD reporting)."""
 
+    clock: _RedisClock = field(default_factory=_RedisClock)
     degraded: bool | None = None  # None: not known yet in this process
     last_report: float = -math.inf
 
@@ -123,7 +151,6 @@ class RateLimiter:
         self._burst = int(burst)
         self._pair_interval_ms = max(1, round(pair_interval_s * 1000))
         self._prefix = key_prefix
-        self._max_reserve_s = float(max_reserve_s)
         self._cap_us = max(1, round(max_reserve_s * _US))
         self._aimd = aimd or AimdPolicy()
         self._local: dict[str, _LocalState] = {}
@@ -167,9 +194,9 @@ class RateLimiter:
         """Wait until the sender may send one message; return the seconds waited.
 
         One round trip per grant in the common case. When no slot can be reserved within the
-        cap (or the sender is paused), sleep as long as the script says and ask again; that
-        sleep gets a little jitter (at most a quarter of the cap) so that many waiters don't
-        all come back in the same instant. A caller cancelled while sleeping on a reserved
+        cap (or the sender is paused), the script says when to come back; callers turned away
+        together are told different times, one interval apart, so a crowd of waiters costs
+        about one extra round trip per grant. A caller cancelled while sleeping on a reserved
         slot wastes that slot (throughput, never the limit).
         """
         keys = (self._config_key(sender), self._gcra_key(sender))
@@ -178,16 +205,16 @@ class RateLimiter:
         loop = asyncio.get_running_loop()
         start = loop.time()
         while True:
-            granted, wait_us, degraded = _ints(await self._gcra(keys=keys, args=args))
+            granted, wait_us, degraded, now_us = _ints(await self._gcra(keys=keys, args=args))
+            t_recv = loop.time()
             state.degraded = bool(degraded)
+            state.clock.observe(now_us / _US, t_recv)
+            if wait_us > 0:
+                # Sleep until the moment named (Redis clock), at most wait_us from now.
+                due = state.clock.to_local((now_us + wait_us) / _US)
+                await asyncio.sleep(max(0.0, due - loop.time()))
             if granted:
-                if wait_us > 0:
-                    await asyncio.sleep(wait_us / _US)
                 return loop.time() - start
-            await asyncio.sleep(self._retry_delay(wait_us / _US))
-
-    def _retry_delay(self, wait_s: float) -> float:
-        return wait_s + random.random() * 0.25 * min(wait_s, self._max_reserve_s)
 
     # -- pair limit ---------------------------------------------------------------------------
 
@@ -292,9 +319,9 @@ class RateLimiter:
         )
 
 
-def _ints(reply: Any) -> tuple[int, int, int]:
-    a, b, c = reply
-    return int(a), int(b), int(c)
+def _ints(reply: Any) -> tuple[int, int, int, int]:
+    a, b, c, d = reply
+    return int(a), int(b), int(c), int(d)
 
 
 def _float_or(raw: Any, default: float) -> float:
