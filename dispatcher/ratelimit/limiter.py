@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Protocol
@@ -202,19 +203,19 @@ class RateLimiter:
         keys = (self._config_key(sender), self._gcra_key(sender))
         args = (repr(self._default_rate), self._burst, self._cap_us)
         state = self._state(sender)
-        loop = asyncio.get_running_loop()
-        start = loop.time()
+        # time.monotonic, not loop.time(): uvloop's loop time is cached per iteration, in ms.
+        start = time.monotonic()
         while True:
             granted, wait_us, degraded, now_us = _ints(await self._gcra(keys=keys, args=args))
-            t_recv = loop.time()
+            t_recv = time.monotonic()
             state.degraded = bool(degraded)
             state.clock.observe(now_us / _US, t_recv)
             if wait_us > 0:
                 # Sleep until the moment named (Redis clock), at most wait_us from now.
                 due = state.clock.to_local((now_us + wait_us) / _US)
-                await asyncio.sleep(max(0.0, due - loop.time()))
+                await asyncio.sleep(max(0.0, due - time.monotonic()))
             if granted:
-                return loop.time() - start
+                return time.monotonic() - start
 
     # -- pair limit ---------------------------------------------------------------------------
 
@@ -273,7 +274,7 @@ class RateLimiter:
         state = self._state(sender)
         if state.degraded is False:
             return
-        now = asyncio.get_running_loop().time()
+        now = time.monotonic()
         if now - state.last_report < self._aimd.report_interval_s:
             return
         state.last_report = now  # before the await: concurrent callers don't report twice
