@@ -72,14 +72,18 @@ def test_reason_never_repeats_the_number() -> None:
         assert "885" not in str(info.value) and "555" not in str(info.value)
 
 
-def test_ambiguous_bare_digits_are_refused_rather_than_guessed() -> None:
-    # 6581234567: an Indian mobile number written nationally, and +65 8123 4567 in Singapore.
-    with pytest.raises(ValueError) as info:
-        normalize_phone("6581234567", "IN")
-    assert str(info.value) == "ambiguous: valid with a country code and as a national number of IN"
-    assert normalize_phone("+65 8123 4567", "IN") == "6581234567"
-    assert normalize_phone("06581234567", "IN") == "916581234567"  # trunk prefix: national
+def test_bare_digits_with_a_default_region_are_national_first() -> None:
+    # 6581234567: an Indian mobile written nationally, and also +65 8123 4567 in Singapore.
+    assert normalize_phone("6581234567", "IN") == "916581234567"
     assert normalize_phone("6581234567") == "6581234567"  # no region: digits carry the code
+    assert normalize_phone("+6581234567", "IN") == "6581234567"  # '+' is never ambiguous
+    assert normalize_phone("447911123456", "IN") == "447911123456"  # not national: international
+
+
+def test_bare_digits_invalid_both_ways_report_the_national_reason() -> None:
+    with pytest.raises(ValueError) as info:
+        normalize_phone("88568791", "IN")
+    assert str(info.value) == "not a valid number for region IN"
 
 
 @settings(max_examples=50, deadline=None)
