@@ -725,3 +725,11 @@ def test_number_invalid_for_its_region_is_refused_with_the_region() -> None:
 
 def test_to_must_be_a_string() -> None:
     assert "to" in refusal(edited("button", ("to", 918856879188)))
+
+
+def test_repr_and_str_mask_the_recipient() -> None:
+    model = OutboundMessage.model_validate(SEED_BUTTON)
+    for text in (repr(model), str(model)):
+        assert "918856879188" not in text
+        assert "9188******88" in text
+    assert model.to == "918856879188"

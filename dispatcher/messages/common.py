@@ -135,8 +135,8 @@ class Problems:
         self._errors: list[InitErrorDetails] = []
 
     def add(self, loc: Loc, kind: str, message: str) -> None:
-        """Record an error at ``loc`` (relative to the validated field); no braces in message."""
-        error = PydanticCustomError(kind, message)
+        """Record an error at ``loc``, relative to the field being validated."""
+        error = PydanticCustomError(kind, "{message}", {"message": message})
         self._errors.append(InitErrorDetails(type=error, loc=loc, input=None))
 
     def raise_if_any(self) -> None:

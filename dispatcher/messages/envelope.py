@@ -8,14 +8,15 @@ provider layer adds.
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Iterable
+from typing import Any, Literal
 
 from pydantic import ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from dispatcher.messages.common import StrictModel
 from dispatcher.messages.interactive import Interactive
-from dispatcher.phone import normalize_phone
+from dispatcher.phone import mask_phone, normalize_phone
 
 __all__ = ["OutboundMessage"]
 
@@ -25,7 +26,8 @@ class OutboundMessage(StrictModel):
 
     Validate with ``OutboundMessage.model_validate(payload, context={"default_region": "IN"})``;
     the context is optional, and without a default region only international numbers pass.
-    ``to`` is normalised to E.164 digits without ``+``.
+    ``to`` is normalised to E.164 digits without ``+``; ``repr`` and ``str`` mask it, so a
+    logged message does not expose the recipient.
     """
 
     to: str
@@ -40,4 +42,8 @@ class OutboundMessage(StrictModel):
         try:
             return normalize_phone(value, region if isinstance(region, str) else None)
         except ValueError as exc:
-            raise PydanticCustomError("phone_number", str(exc)) from None
+            raise PydanticCustomError("phone_number", "{reason}", {"reason": str(exc)}) from None
+
+    def __repr_args__(self) -> Iterable[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            yield name, mask_phone(value) if name == "to" and isinstance(value, str) else value
