@@ -23,5 +23,6 @@ redis.call('HSET', KEYS[1], 'st', 'sending', 'tl', now, 'tu', now, 'w', ARGV[1])
 redis.call('HSETNX', KEYS[1], 't1', now)
 redis.call('HINCRBY', KEYS[2], 'n:queued', -1)
 redis.call('HINCRBY', KEYS[2], 'n:sending', 1)
+redis.call('HSET', KEYS[2], 'tp', now)
 redis.call('RPUSH', KEYS[4], now .. ' sending attempt ' .. attempts)
 return {1, attempts}

@@ -103,8 +103,8 @@ class JobStore:
         """
         raw = await self._set_state(
             keys=[self.keys.campaign(campaign_id), self.keys.parked(campaign_id),
-                  self.keys.held(worker_id)],
-            args=[",".join(s.value for s in allowed), state.value, reason])
+                  self.keys.held(worker_id), self.keys.active],
+            args=[",".join(s.value for s in allowed), state.value, reason, campaign_id])
         return bool(int(raw[0])), _text(raw[1]), [_text(x) for x in raw[2:]]
 
     async def campaign(self, campaign_id: str) -> dict[str, str] | None:
@@ -114,6 +114,10 @@ class JobStore:
     async def sender_campaign_ids(self, sender: str) -> list[str]:
         members = await self.redis.smembers(self.keys.sender_campaigns(sender))
         return sorted(_text(x) for x in members)
+
+    async def active_campaign_ids(self) -> list[str]:
+        """Campaigns that ran at some point and were not yet seen finished by the sweeper."""
+        return sorted(_text(x) for x in await self.redis.smembers(self.keys.active))
 
     async def campaign_ids(self, limit: int = 100) -> list[str]:
         return [_text(x) for x in await self.redis.zrevrange(self.keys.campaigns, 0, limit - 1)]
@@ -212,6 +216,17 @@ class JobStore:
             keys=[self.keys.workers, self.keys.held(dead_worker), self.keys.held(worker_id)],
             args=[dead_worker, lease_s])
         return [_text(x) for x in raw]
+
+    async def held_by_any_worker(self) -> set[str]:
+        """Every job id some registered worker holds (a handful of small sets)."""
+        held: set[str] = set()
+        for worker_id in await self.redis.zrange(self.keys.workers, 0, -1):
+            members = await self.redis.smembers(self.keys.held(_text(worker_id)))
+            held.update(_text(m) for m in members)
+        return held
+
+    async def parked_ids(self, campaign_id: str) -> set[str]:
+        return {_text(m) for m in await self.redis.smembers(self.keys.parked(campaign_id))}
 
     async def forget_worker(self, worker_id: str) -> None:
         async with self.redis.pipeline(transaction=False) as pipe:

@@ -75,6 +75,14 @@ class Keys:
         return f"{self.prefix}:campaigns"
 
     @property
+    def active(self) -> str:
+        return f"{self.prefix}:active"
+
+    @property
+    def sweep_lock(self) -> str:
+        return f"{self.prefix}:sweep-lock"
+
+    @property
     def due(self) -> str:
         return f"{self.prefix}:due"
 

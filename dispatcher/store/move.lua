@@ -35,6 +35,7 @@ if to == 'parked' then
   to = 'queued'
 end
 if status ~= to then
+  redis.call('HSET', KEYS[2], 'tp', now)
   redis.call('HINCRBY', KEYS[2], 'n:' .. status, -1)
   redis.call('HINCRBY', KEYS[2], 'n:' .. to, 1)
   if status == 'failed' or status == 'unknown' then

@@ -12,6 +12,12 @@ Every job a worker is working on sits in its *held* set. A worker that stops bea
 
 The broker's visibility timeout would take hours to redeliver; this takes ``lease_s`` plus one
 heartbeat period.
+
+A safety net covers the one window no lease can: a batch message the broker handed to a worker
+that died before it could record holding it. The sweeper (one worker at a time, under a lock)
+looks at running campaigns that have ``queued`` jobs but made no progress for ``STALL_S``, and
+publishes again the queued jobs that no live worker holds. Publishing twice is harmless: the
+claim decides.
 """
 
 from __future__ import annotations
@@ -30,11 +36,14 @@ if TYPE_CHECKING:
 log = logging.getLogger("dispatcher.worker")
 DUE_POLL_S = 0.25
 DUE_BATCH = 1000
+STALL_S = 30.0
+SWEEP_PERIOD_S = 10.0
 
 
 def background_loops(rt: Runtime) -> list[Coroutine[Any, Any, None]]:
     return [_forever(rt, "heartbeat", heartbeat_once, rt.settings.lease_s / 5),
-            _forever(rt, "due mover", move_due_once, DUE_POLL_S)]
+            _forever(rt, "due mover", move_due_once, DUE_POLL_S),
+            _forever(rt, "sweeper", sweep_once, SWEEP_PERIOD_S)]
 
 
 async def _forever(rt: Runtime, name: str, step: Any, period_s: float) -> None:
@@ -100,3 +109,38 @@ async def move_due_once(rt: Runtime) -> bool:
     await asyncio.to_thread(publish, rt.celery, ready, rt.settings.batch_size)
     await rt.store.release(rt.worker_id, job_ids)
     return len(job_ids) == DUE_BATCH
+
+
+async def sweep_once(rt: Runtime) -> bool:
+    """Republish the queued, unheld jobs of campaigns that stalled (see the module docstring)."""
+    store = rt.store
+    if not await store.redis.set(store.keys.sweep_lock, rt.worker_id, nx=True,
+                                 ex=int(SWEEP_PERIOD_S)):
+        return False
+    now = await store.now()
+    for campaign_id in await store.active_campaign_ids():
+        info = await store.campaign(campaign_id) or {}
+        pending = sum(int(info.get(f"n:{s}", 0)) for s in ("queued", "sending", "retrying"))
+        if info.get("state") in (None, "cancelled") or pending == 0:
+            await store.redis.srem(store.keys.active, campaign_id)
+            continue
+        progress = float(info.get("tp") or info.get("created") or now)
+        if info.get("state") != "running" or int(info.get("n:queued", 0)) == 0 \
+                or now - progress < STALL_S:
+            continue
+        await _republish_unheld(rt, campaign_id)
+    return False
+
+
+async def _republish_unheld(rt: Runtime, campaign_id: str) -> None:
+    store = rt.store
+    queued = await store.ids_in_status(campaign_id, Status.QUEUED)
+    skip = await store.held_by_any_worker() | await store.parked_ids(campaign_id)
+    orphans = [j for j in queued if j not in skip]
+    if orphans:
+        log.warning("campaign %s stalled: publishing %d queued job(s) again", campaign_id,
+                    len(orphans))
+        await store.hold(rt.worker_id, orphans)
+        await asyncio.to_thread(publish, rt.celery, orphans, rt.settings.batch_size)
+        await store.release(rt.worker_id, orphans)
+    await store.redis.hset(store.keys.campaign(campaign_id), "tp", f"{await store.now():.3f}")

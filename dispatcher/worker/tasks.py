@@ -27,6 +27,16 @@ def send_batch(job_ids: list[str]) -> int:
     return rt.run(process_batch(rt, job_ids))
 
 
+@signals.task_received.connect
+def _hold_on_receipt(request: Any = None, **_: Any) -> None:
+    """Record the batch as held the moment the broker hands it over, before it waits for a
+    pool thread, so a worker killed with it reserved has it taken over within ``lease_s``."""
+    args = getattr(request, "args", None)
+    if getattr(request, "name", None) == SEND_TASK and args and isinstance(args[0], list):
+        rt = runtime()
+        rt.run(rt.store.hold(rt.worker_id, [j for j in args[0] if isinstance(j, str)]))
+
+
 @signals.worker_ready.connect
 def _start_on_ready(**_: Any) -> None:
     runtime()  # heartbeat, reaper and due mover run even before the first task
