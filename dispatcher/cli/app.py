@@ -75,7 +75,7 @@ def check(
 
 def main() -> None:
     """Console entry point: user errors print one line and exit non-zero, never a traceback."""
-    from dispatcher.cli import commands  # noqa: F401  (registers the remaining commands)
+    from dispatcher.cli import campaign, monitor, rate, services  # noqa: F401  (registration)
 
     try:
         app()

@@ -1,0 +1,3 @@
+"""``dispatcher rate``: a sender's shared rate limit."""
+
+from __future__ import annotations
