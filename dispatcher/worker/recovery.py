@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from dispatcher.queue import publish
 from dispatcher.store import Status
+from dispatcher.worker import scheduler
 
 if TYPE_CHECKING:
     from dispatcher.worker.runtime import Runtime
@@ -43,7 +44,8 @@ SWEEP_PERIOD_S = 10.0
 def background_loops(rt: Runtime) -> list[Coroutine[Any, Any, None]]:
     return [_forever(rt, "heartbeat", heartbeat_once, rt.settings.lease_s / 5),
             _forever(rt, "due mover", move_due_once, DUE_POLL_S),
-            _forever(rt, "sweeper", sweep_once, SWEEP_PERIOD_S)]
+            _forever(rt, "sweeper", sweep_once, SWEEP_PERIOD_S),
+            _forever(rt, "scheduler", scheduler.activate_due_once, scheduler.POLL_S)]
 
 
 async def _forever(rt: Runtime, name: str, step: Any, period_s: float) -> None:

@@ -11,13 +11,13 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
-import orjson
-
 from dispatcher.campaigns import pause_sender
 from dispatcher.errors import ConfigError
 from dispatcher.phone import mask_phone
 from dispatcher.providers import ErrorClass, SendResult
 from dispatcher.store import Status
+from dispatcher.worker.guards import after_permanent_failure
+from dispatcher.worker.render import message_for
 from dispatcher.worker.retry import backoff_delay
 from dispatcher.worker.runtime import Runtime
 
@@ -59,7 +59,10 @@ async def process_job(rt: Runtime, job_id: str, rec: dict[str, str]) -> bool:
         except ConfigError as exc:
             await _fail(rt, job_id, "config", 0, str(exc))
             return False
-        result = await provider.send(orjson.loads(rec["p"]), job_id=job_id)
+        message = await message_for(rt, job_id, rec)
+        if message is None:
+            return False
+        result = await provider.send(message, job_id=job_id)
     await record(rt, job_id, rec, int(info), result)
     return result.ok
 
@@ -92,6 +95,7 @@ async def record(rt: Runtime, job_id: str, rec: dict[str, str], attempts: int,
                             fields=_error_fields(result))
     elif error_class is ErrorClass.PERMANENT:
         await _fail(rt, job_id, str(error_class), result.error_code, result.error_text)
+        await after_permanent_failure(rt, job_id)
     else:  # transient, or ambiguous under on_ambiguous = "retry"
         failures = attempts - throttled
         if failures >= rt.settings.max_attempts:
