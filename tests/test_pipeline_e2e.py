@@ -136,3 +136,25 @@ def test_killed_workers_lose_nothing_and_send_nothing_twice(stack: LocalStack) -
             assert received.get(record["id"]) == 1
         else:
             assert record["st"] == "unknown" and received.get(record["id"], 0) <= 1
+
+
+def test_provider_ids_lead_back_to_their_jobs(stack: LocalStack) -> None:
+    import asyncio
+
+    import redis.asyncio as aioredis
+
+    from dispatcher.store import JobStore
+
+    result = enqueue(stack, button_messages(5, start=9000), name="ids")
+    wait_until(stack, result.campaign_id, {"done"}, timeout_s=30)
+    records = jobs(stack, result.campaign_id)
+
+    async def lookup() -> list[str | None]:
+        client = aioredis.Redis.from_url(stack.redis_url or "")
+        store = JobStore(client)
+        try:
+            return [await store.job_for_provider_id(r["pid"]) for r in records]
+        finally:
+            await client.aclose()
+
+    assert asyncio.run(lookup()) == [r["id"] for r in records]

@@ -170,9 +170,19 @@ class JobStore:
             args.extend((name, value))
         raw = await self._move(
             keys=[self.keys.job(job_id), self.keys.campaign(cid), self.keys.history(job_id),
-                  self.keys.due, self.keys.parked(cid), self.keys.exceptions_prefix(cid)],
+                  self.keys.due, self.keys.parked(cid), self.keys.exceptions_prefix(cid),
+                  self.keys.provider_ids_prefix],
             args=args)
         return bool(int(raw[0])), _text(raw[1])
+
+    async def job_for_provider_id(self, provider_id: str, days: int = 35) -> str | None:
+        """The job that was sent as ``provider_id`` (the join key of replies), or None."""
+        today = int(await self.now() // 86400)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for day in range(today, today - days, -1):
+                pipe.hget(f"{self.keys.provider_ids_prefix}{day}", provider_id)
+            found = await pipe.execute()
+        return next((_text(j) for j in found if j is not None), None)
 
     async def ids_in_status(self, campaign_id: str, status: Status) -> list[str]:
         """Job ids of a campaign in ``status`` (an index for failed/unknown, a walk otherwise)."""

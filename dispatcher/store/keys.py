@@ -75,6 +75,11 @@ class Keys:
         return f"{self.prefix}:campaigns"
 
     @property
+    def provider_ids_prefix(self) -> str:
+        """``<prefix><UTC day number>``: hash of provider message id -> job id, kept 35 days."""
+        return f"{self.prefix}:pid:"
+
+    @property
     def active(self) -> str:
         return f"{self.prefix}:active"
 

@@ -1,6 +1,7 @@
 -- Move a job from one of the allowed statuses to another, with the campaign counters in the
 -- same atomic step, and extra fields set on the job.
--- KEYS: job, campaign, history list, due zset, parked set, exceptions-set prefix
+-- KEYS: job, campaign, history list, due zset, parked set, exceptions-set prefix,
+--       provider-message-id index prefix (one hash per UTC day: provider id -> job id)
 -- ARGV: allowed statuses (comma separated), new status, delay seconds ('' = none), note,
 --       job id, then field/value pairs.
 local status = redis.call('HGET', KEYS[1], 'st')
@@ -22,7 +23,15 @@ for i = 6, #ARGV, 2 do
     redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
   end
 end
-if to == 'sent' then redis.call('HSET', KEYS[1], 'ts', now) end
+if to == 'sent' then
+  redis.call('HSET', KEYS[1], 'ts', now)
+  local pid = redis.call('HGET', KEYS[1], 'pid')
+  if pid and pid ~= '' then
+    local day = KEYS[7] .. math.floor(now_num / 86400)
+    redis.call('HSET', day, pid, ARGV[5])
+    redis.call('EXPIRE', day, 35 * 86400)
+  end
+end
 if ARGV[3] ~= '' then
   local due = now_num + tonumber(ARGV[3])
   redis.call('ZADD', KEYS[4], due, ARGV[5])
