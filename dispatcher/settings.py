@@ -92,6 +92,10 @@ class Settings(BaseSettings):
     batch_size: int = Field(default=100, ge=1, le=1000)
     max_in_flight: int = Field(default=256, ge=1, le=5000)
     lease_s: float = Field(default=20.0, ge=2, le=600)
+    # HTTP service and webhooks (secrets: never printed).
+    api_token: SecretStr | None = None
+    webhook_verify_token: SecretStr | None = None
+    webhook_app_secret: SecretStr | None = None
 
     @field_validator("provider_url")
     @classmethod
@@ -198,8 +202,9 @@ def _describe(exc: ValidationError) -> str:
 def masked(settings: Settings) -> dict[str, Any]:
     """The effective settings as plain data with every secret masked, for ``config show``."""
     data = settings.model_dump(mode="json")
-    if settings.api_key is not None:
-        data["api_key"] = "********"
+    for name in ("api_key", "api_token", "webhook_verify_token", "webhook_app_secret"):
+        if getattr(settings, name) is not None:
+            data[name] = "********"
     data["redis_url"] = _mask_url_password(settings.redis_url)
     for sender in data["senders"]:
         env = sender.get("api_key_env")
