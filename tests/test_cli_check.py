@@ -42,8 +42,8 @@ def test_jsonl_with_problems_lists_each_with_line_and_path(tmp_path: Path) -> No
     assert "Traceback" not in done.stderr
     as_json = json.loads(run(str(path), "--json").stdout)
     assert as_json["checked"] == 5 and as_json["invalid"] == 4
-    assert as_json["problems"][0] == {"line": 2, "path": "interactive.action.buttons[1].reply.title",
-                                      "reason": as_json["problems"][0]["reason"]}
+    first = as_json["problems"][0]
+    assert first["line"] == 2 and first["path"] == "interactive.action.buttons[1].reply.title"
 
 
 def test_missing_and_empty_files_are_one_line_errors(tmp_path: Path) -> None:
