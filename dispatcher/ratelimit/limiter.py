@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Protocol
@@ -140,6 +141,7 @@ class RateLimiter:
         key_prefix: str = "dispatcher",
         max_reserve_s: float = 1.0,
         aimd: AimdPolicy | None = None,
+        rates: Mapping[str, float] | None = None,
     ) -> None:
         if burst < 1:
             raise ValueError(f"burst must be >= 1, got {burst!r}")
@@ -149,6 +151,8 @@ class RateLimiter:
             raise ValueError(f"max_reserve_s must be > 0, got {max_reserve_s!r}")
         self._redis = redis
         self._default_rate = _check_rate(default_rate, "default_rate")
+        # Per-sender defaults (from the settings): used until someone sets a rate in Redis.
+        self._rates = {name: _check_rate(r, f"rate of {name}") for name, r in (rates or {}).items()}
         self._burst = int(burst)
         self._pair_interval_ms = max(1, round(pair_interval_s * 1000))
         self._prefix = key_prefix
@@ -183,6 +187,9 @@ class RateLimiter:
             raise ValueError("recipient must be a non-empty string")
         return f"{self._config_key(sender)}:pair:{recipient}"
 
+    def _default_for(self, sender: str) -> float:
+        return self._rates.get(sender, self._default_rate)
+
     def _state(self, sender: str) -> _LocalState:
         state = self._local.get(sender)
         if state is None:
@@ -201,7 +208,7 @@ class RateLimiter:
         slot wastes that slot (throughput, never the limit).
         """
         keys = (self._config_key(sender), self._gcra_key(sender))
-        args = (repr(self._default_rate), self._burst, self._cap_us)
+        args = (repr(self._default_for(sender)), self._burst, self._cap_us)
         state = self._state(sender)
         # time.monotonic, not loop.time(): uvloop's loop time is cached per iteration, in ms.
         start = time.monotonic()
@@ -256,7 +263,7 @@ class RateLimiter:
         await self._throttled(
             keys=(self._config_key(sender),),
             args=(
-                repr(self._default_rate),
+                repr(self._default_for(sender)),
                 repr(policy.decrease_factor),
                 repr(policy.min_rate),
                 repr(policy.decrease_window_s),
@@ -282,7 +289,7 @@ class RateLimiter:
         still_low = await self._recover(
             keys=(self._config_key(sender),),
             args=(
-                repr(self._default_rate),
+                repr(self._default_for(sender)),
                 repr(policy.increase_fraction),
                 repr(policy.increase_min),
                 repr(policy.max_credit_s),
@@ -307,7 +314,7 @@ class RateLimiter:
             pipe.hmget(self._config_key(sender), ["configured", "current", "paused_until"])
             pipe.time()
             (configured_raw, current_raw, paused_raw), (sec, usec) = await pipe.execute()
-        configured = _float_or(configured_raw, self._default_rate)
+        configured = _float_or(configured_raw, self._default_for(sender))
         current = min(_float_or(current_raw, configured), configured)
         paused = _float_or(paused_raw, 0.0)
         now = int(sec) + int(usec) / _US

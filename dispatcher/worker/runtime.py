@@ -26,6 +26,7 @@ from celery import Celery
 from dispatcher.errors import ConfigError
 from dispatcher.providers import Provider, make_async_client, make_provider
 from dispatcher.ratelimit import RateLimiter
+from dispatcher.ratelimit.control import limiter_for
 from dispatcher.settings import Settings
 from dispatcher.store import JobStore
 
@@ -75,8 +76,8 @@ class Runtime:
                                                         timeout=30)
         self.redis = aioredis.Redis(connection_pool=pool)
         self.store = JobStore(self.redis, s.key_prefix)
-        self.limiter = RateLimiter(self.redis, default_rate=s.rate_limit, burst=s.rate_burst,
-                                   pair_interval_s=s.pair_interval_s, key_prefix=s.key_prefix)
+        self.limiter = limiter_for(self.redis, s)
+        await self.limiter.load_scripts()
         self.http = make_async_client(connect_timeout=s.connect_timeout_s,
                                       read_timeout=s.read_timeout_s,
                                       max_connections=s.max_in_flight, transport=s.http_transport)
