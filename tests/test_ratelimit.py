@@ -61,6 +61,16 @@ def _in(times: list[float], start: float, end: float) -> list[float]:
     return sorted(t for t in times if start <= t < end)
 
 
+def _ahead_of_schedule(times: list[float], rate: float, burst: int) -> list[int]:
+    """Grants (sorted, seconds from a start before the first call) earlier than GCRA allows.
+
+    The k-th grant may come at (k - burst + 1) / rate at the earliest. Grants may be late
+    (a busy event loop), and late ones may then sit close together, so gaps alone prove little.
+    """
+    tolerance = 0.002  # timer resolution (uvloop: 1 ms) and the Redis-clock estimate
+    return [k for k, t in enumerate(sorted(times)) if t < (k - burst + 1) / rate - tolerance]
+
+
 def _max_per_window(times: list[float], window: float = 1.0) -> int:
     times = sorted(times)
     best, j = 0, 0
@@ -95,7 +105,7 @@ def test_single_process_rate_and_spacing(redis_url: str) -> None:
     gaps = [b - a for a, b in itertools.pairwise(times[burst:])]
     gaps.sort()
     assert 0.018 <= gaps[len(gaps) // 2] <= 0.022  # median spacing = 1/rate
-    assert gaps[0] >= 0.010, "two grants far closer than 1/rate"
+    assert not _ahead_of_schedule(times, rate, burst)
     assert _max_per_window(times) <= rate + burst + 2
 
 
@@ -202,25 +212,31 @@ def test_crowd_of_waiters_reserves_within_cap_and_queues_cheaply(redis_url: str)
             await lim.load_scripts()
             before = client.calls
             start = time.monotonic()
-            tasks = [asyncio.create_task(lim.acquire(sender)) for _ in range(callers)]
+
+            async def one() -> float:
+                await lim.acquire(sender)
+                return time.monotonic() - start
+
+            tasks = [asyncio.create_task(one()) for _ in range(callers)]
             await asyncio.sleep(0.1)
             tat = await client.hget(f"dispatcher:rl:{{{sender}}}:gcra", "tat")
             sec, usec = await client.time()
-            waits = await asyncio.gather(*tasks)
+            granted = await asyncio.gather(*tasks)
             elapsed = time.monotonic() - start
             calls = client.calls - before - 2  # minus the HGET and TIME above
         finally:
             await client.aclose()
         assert tat is not None
         ahead = (int(tat) - (sec * 1_000_000 + usec)) / 1_000_000
-        assert 0.0 < ahead <= 0.5 + 1 / rate + 0.01, "reserved beyond the cap"
-        return elapsed, sorted(waits), calls
+        assert ahead <= 0.5 + 1 / rate + 0.01, "reserved beyond the cap"
+        return elapsed, sorted(granted), calls
 
-    elapsed, waits, calls = run(main())
+    elapsed, granted, calls = run(main())
     assert (callers - 1) / rate <= elapsed <= (callers - 1) / rate + 0.15
     assert calls <= callers + (callers - 21) + 6, f"{calls} EVALSHA for {callers} grants"
-    gaps = [b - a for a, b in itertools.pairwise(waits)]
-    assert min(gaps) >= 0.5 / rate, "grants bunched together"
+    assert not _ahead_of_schedule(granted, rate, burst=1), [round(t, 4) for t in granted]
+    gaps = [b - a for a, b in itertools.pairwise(granted)]
+    assert 0.024 <= gaps[len(gaps) // 2] <= 0.026  # the queued half is spaced exactly too
 
 
 # -- (d) adaptive rate -------------------------------------------------------------------------
