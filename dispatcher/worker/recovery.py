@@ -27,6 +27,7 @@ import logging
 from collections.abc import Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
 
+from dispatcher.monitor.metrics import FLUSH_PERIOD_S, flush_metrics
 from dispatcher.queue import publish
 from dispatcher.store import Status
 from dispatcher.worker import scheduler
@@ -45,7 +46,8 @@ def background_loops(rt: Runtime) -> list[Coroutine[Any, Any, None]]:
     return [_forever(rt, "heartbeat", heartbeat_once, rt.settings.lease_s / 5),
             _forever(rt, "due mover", move_due_once, DUE_POLL_S),
             _forever(rt, "sweeper", sweep_once, SWEEP_PERIOD_S),
-            _forever(rt, "scheduler", scheduler.activate_due_once, scheduler.POLL_S)]
+            _forever(rt, "scheduler", scheduler.activate_due_once, scheduler.POLL_S),
+            _forever(rt, "metrics flush", flush_metrics, FLUSH_PERIOD_S)]
 
 
 async def _forever(rt: Runtime, name: str, step: Any, period_s: float) -> None:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 
 from dispatcher.campaigns import pause_sender
 from dispatcher.errors import ConfigError
+from dispatcher.monitor.metrics import METRICS
 from dispatcher.phone import mask_phone
 from dispatcher.providers import ErrorClass, SendResult
 from dispatcher.store import Status
@@ -50,19 +52,24 @@ async def process_job(rt: Runtime, job_id: str, rec: dict[str, str]) -> bool:
             await rt.store.move(job_id, [Status.QUEUED], Status.RETRYING, delay_s=wait_s,
                                 note="pair limit")
             return False
+        waited_from = time.monotonic()
         await rt.limiter.acquire(sender)
+        METRICS.token_wait(sender, time.monotonic() - waited_from)
         claimed, info = await rt.store.claim(job_id, rt.worker_id)
         if not claimed:
             return False
         try:
             provider = rt.provider_for(sender)
         except ConfigError as exc:
+            METRICS.outcome("failed", sender, job_id, "config")
             await _fail(rt, job_id, "config", 0, str(exc))
             return False
         message = await message_for(rt, job_id, rec)
         if message is None:
             return False
+        sent_from = time.monotonic()
         result = await provider.send(message, job_id=job_id)
+        METRICS.latency(sender, time.monotonic() - sent_from)
     await record(rt, job_id, rec, int(info), result)
     return result.ok
 
@@ -72,6 +79,7 @@ async def record(rt: Runtime, job_id: str, rec: dict[str, str], attempts: int,
     """Apply what the provider answered (providers.md §3 decides by class)."""
     sender = rec["s"]
     if result.ok:
+        METRICS.outcome("sent", sender, job_id)
         await rt.store.move(job_id, SENT_FROM, Status.SENT,
                             fields={"pid": result.provider_message_id or "", "ecl": "", "eco": "",
                                     "etx": ""})
@@ -82,26 +90,33 @@ async def record(rt: Runtime, job_id: str, rec: dict[str, str], attempts: int,
     log.info("job %s to %s: %s %s %s", job_id, mask_phone(rec["to"]), error_class,
              result.error_code, result.error_text)
     if error_class is ErrorClass.THROTTLED_SENDER:
+        METRICS.outcome("retried", sender, job_id, error_class)
         await rt.limiter.on_throttled(sender, result.retry_after)
         delay = backoff_delay(1, 1.0, 5.0, result.retry_after)
         await _retry(rt, job_id, result, delay, throttled + 1)
     elif error_class is ErrorClass.THROTTLED_RECIPIENT:
+        METRICS.outcome("retried", sender, job_id, error_class)
         delay = await rt.limiter.on_recipient_throttled(sender, rec["to"], throttled + 1)
         await _retry(rt, job_id, result, delay, throttled + 1)
     elif error_class is ErrorClass.ACCOUNT:
+        METRICS.outcome("parked", sender, job_id, error_class)
         await _park_for_account(rt, job_id, sender, result)
     elif error_class is ErrorClass.AMBIGUOUS and rt.settings.on_ambiguous == "fail":
+        METRICS.outcome("unknown", sender, job_id, error_class)
         await rt.store.move(job_id, [Status.SENDING], Status.UNKNOWN, note=result.error_text,
                             fields=_error_fields(result))
     elif error_class is ErrorClass.PERMANENT:
+        METRICS.outcome("failed", sender, job_id, error_class)
         await _fail(rt, job_id, str(error_class), result.error_code, result.error_text)
         await after_permanent_failure(rt, job_id)
     else:  # transient, or ambiguous under on_ambiguous = "retry"
         failures = attempts - throttled
         if failures >= rt.settings.max_attempts:
+            METRICS.outcome("failed", sender, job_id, error_class)
             await _fail(rt, job_id, str(error_class), result.error_code,
                         f"attempts used up ({failures}): {result.error_text}")
             return
+        METRICS.outcome("retried", sender, job_id, error_class)
         s = rt.settings
         delay = backoff_delay(failures, s.retry_base_s, s.retry_max_s, result.retry_after)
         await _retry(rt, job_id, result, delay, throttled)
