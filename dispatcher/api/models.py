@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict
 class Counts(BaseModel):
     """Jobs currently in each status; they add up to ``total``."""
 
+    model_config = ConfigDict(extra="allow")
+
     queued: int
     sending: int
     retrying: int
@@ -20,6 +22,7 @@ class Counts(BaseModel):
     unknown: int
     rejected: int
     cancelled: int
+    suppressed: int = 0
 
 
 class Reached(BaseModel):

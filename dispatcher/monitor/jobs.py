@@ -12,7 +12,7 @@ import orjson
 
 from dispatcher.errors import InputError, NotFoundError
 from dispatcher.store import JobStore, Status
-from dispatcher.store.keys import job_id_for
+from dispatcher.store.keys import campaign_of, job_id_for
 
 SCAN_CHUNK = 1000
 MAX_SCAN = 20_000  # jobs looked at for one page of a filtered listing
@@ -34,7 +34,8 @@ def job_view(job_id: str, rec: dict[str, str]) -> dict[str, Any]:
         reply = {"option": rec["rop"], "title": rec.get("rti", ""), "id": rec.get("rid", ""),
                  "at": _num(rec.get("rts"))}
     return {
-        "job_id": job_id, "campaign_id": rec.get("c", ""), "sender": rec.get("s", ""),
+        "job_id": job_id, "campaign_id": rec.get("c") or campaign_of(job_id),
+        "sender": rec.get("s", ""),
         "to": rec.get("to", ""), "status": rec.get("st", ""),
         "attempts": int(rec.get("att", 0) or 0), "provider_id": rec.get("pid") or None,
         "error": error, "reply": reply,
@@ -127,13 +128,15 @@ async def _indexed_numbers(store: JobStore, campaign_id: str, status: str,
 async def load_jobs(store: JobStore, campaign_id: str,
                     numbers: list[int]) -> list[dict[str, Any]]:
     async with store.redis.pipeline(transaction=False) as pipe:
+        pipe.hget(store.keys.campaign(campaign_id), "sender")  # jobs may not repeat it
         for n in numbers:
             pipe.hgetall(store.keys.job(job_id_for(campaign_id, n)))
-        rows = await pipe.execute()
+        sender, *rows = await pipe.execute()
     out = []
     for n, raw in zip(numbers, rows, strict=True):
         if raw:
             rec = {_s(k): _s(v) for k, v in raw.items()}
+            rec.setdefault("s", _s(sender or b""))
             out.append(job_view(job_id_for(campaign_id, n), rec))
     return out
 

@@ -105,12 +105,13 @@ async def flush_metrics(rt: Runtime) -> bool:
 
 
 async def send_rate(client: aioredis.Redis, prefix: str, campaign_id: str,
-                    now: float | None = None) -> float:
-    """Messages sent per second over the last minute (the current bucket counts in part)."""
+                    now: float | None = None, since: float = 0.0) -> float:
+    """Messages sent per second over the last minute (the current bucket counts in part), or
+    since ``since`` (the campaign's start) when that is more recent."""
     now = time.time() if now is None else now
     last = int(now // RATE_BUCKET_S)
     first = last - RATE_WINDOW_S // RATE_BUCKET_S + 1
     values = await client.mget([rate_key(prefix, campaign_id, b) for b in range(first, last + 1)])
     sent = sum(int(v) for v in values if v is not None)
-    elapsed = now - first * RATE_BUCKET_S
-    return sent / elapsed if elapsed > 0 else 0.0
+    elapsed = max(1.0, now - max(first * RATE_BUCKET_S, since))
+    return sent / elapsed

@@ -64,7 +64,8 @@ async def campaign_details(store: JobStore, campaign_id: str) -> dict[str, Any]:
     data.update(_derived(data["counts"], data["total"]))
     info = await store.campaign(campaign_id) or {}
     now = await store.now()
-    rate = await send_rate(store.redis, store.keys.prefix, campaign_id, now)
+    rate = await send_rate(store.redis, store.keys.prefix, campaign_id, now,
+                           since=data["created_at"])
     data["rate_per_s"] = round(rate, 3)
     data["eta_s"] = round(data["pending"] / rate, 1) if rate > 0 and data["pending"] else (
         0.0 if not data["pending"] else None)

@@ -33,7 +33,7 @@ for i = 1, #ARGV, 5 do
   local rid, option, title, ts = ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
   local job_id = find_job(ARGV[i])
   local jkey = job_id and KEYS[1] .. job_id
-  local cid = jkey and redis.call('HGET', jkey, 'c')
+  local cid = jkey and redis.call('EXISTS', jkey) == 1 and string.match(job_id, '^(.*)%.%d+$')
   if not cid then
     missing = missing + 1
   else

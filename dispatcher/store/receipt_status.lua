@@ -45,7 +45,7 @@ for i = 1, #ARGV, 6 do
     ignored = ignored + 1
   else
     applied = applied + 1
-    local cid = redis.call('HGET', jkey, 'c')
+    local cid = string.match(job_id, '^(.*)%.%d+$')  -- job ids are <campaign>.<n>
     local ckey = KEYS[2] .. cid
     redis.call('HSET', jkey, 'st', to, 'tu', now)
     if RANK[current] == 0 then
