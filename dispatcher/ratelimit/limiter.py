@@ -25,6 +25,11 @@ from redis.asyncio import Redis
 
 __all__ = ["AimdPolicy", "Limiter", "RateInfo", "RateLimiter"]
 
+# How many callers per process and sender may be turned away and come back at once. A granted
+# caller leaves the gate before sleeping until its slot, so this bounds only the waiters that
+# hold no slot: their come-back times are spaced at the *current* rate, so with hundreds of them
+# a rate increase would reach the sender only after they all came back (seconds at 40/s).
+GATE_WIDTH = 4
 RECIPIENT_BACKOFF_BASE = 4.0
 RECIPIENT_BACKOFF_CAP_S = 64.0
 _US = 1_000_000
@@ -112,6 +117,8 @@ class _LocalState:
 
     clock: _RedisClock = field(default_factory=_RedisClock)
     degraded: bool | None = None  # None: not known yet in this process
+    # Callers of this process that may ask Redis at once; the others wait here, for free.
+    gate: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(GATE_WIDTH))
     last_report: float = -math.inf
 
 
@@ -212,17 +219,21 @@ class RateLimiter:
         state = self._state(sender)
         # time.monotonic, not loop.time(): uvloop's loop time is cached per iteration, in ms.
         start = time.monotonic()
-        while True:
-            granted, wait_us, degraded, now_us = _ints(await self._gcra(keys=keys, args=args))
-            t_recv = time.monotonic()
-            state.degraded = bool(degraded)
-            state.clock.observe(now_us / _US, t_recv)
-            if wait_us > 0:
+        async with state.gate:
+            while True:
+                granted, wait_us, degraded, now_us = _ints(
+                    await self._gcra(keys=keys, args=args))
+                t_recv = time.monotonic()
+                state.degraded = bool(degraded)
+                state.clock.observe(now_us / _US, t_recv)
                 # Sleep until the moment named (Redis clock), at most wait_us from now.
                 due = state.clock.to_local((now_us + wait_us) / _US)
+                if granted:
+                    break
                 await asyncio.sleep(max(0.0, due - time.monotonic()))
-            if granted:
-                return time.monotonic() - start
+        if wait_us > 0:
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+        return time.monotonic() - start
 
     # -- pair limit ---------------------------------------------------------------------------
 
