@@ -203,3 +203,35 @@ def test_open_access_app_needs_no_token(redis_url: str, redis_client: redis.Redi
         assert client.get("/v1/campaigns").status_code == 200
     with TestClient(create_app(load_settings(redis_url=redis_url))) as client:
         assert client.get("/v1/campaigns").status_code == 401  # no token set: nobody gets in
+
+
+def test_serve_runs_open_on_loopback_when_told(redis_url: str, redis_client: redis.Redis,
+                                               tmp_path: Any) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    import httpx
+
+    seed(redis_client)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "DISPATCHER_REDIS_URL": redis_url}
+    proc = subprocess.Popen([sys.executable, "-m", "dispatcher", "serve", "--insecure-open",
+                             "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/v1/campaigns")
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and proc.poll() is None
+                time.sleep(0.1)
+        assert answer.status_code == 200 and answer.json()["campaigns"][0]["campaign_id"] == "c1"
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -151,3 +151,11 @@ def test_metrics_flush_and_exposition(seeded: str) -> None:
         assert samples[key] == count
     assert samples[("dispatcher_campaign_replies",
                     (("campaign", "c1"), ("option", "btn_growth")))] == 1
+
+
+def test_watch_redraws_until_the_campaign_ends(seeded: str, redis_client: redis.Redis) -> None:
+    redis_client.hset("dispatcher:campaign:c1", "state", "cancelled")
+    started = time.monotonic()
+    output = cli("status", "c1", "--watch")
+    assert "cancelled" in output and "Spring sale" in output
+    assert time.monotonic() - started < 5

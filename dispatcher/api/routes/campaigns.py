@@ -24,6 +24,7 @@ from dispatcher.monitor.status import summary_from_hash
 from dispatcher.store import Status
 
 router = APIRouter(prefix="/v1", tags=["campaigns"])
+ACTOR = "api"  # who the campaign controls record as acting
 
 
 @router.get("/campaigns", response_model=CampaignList)
@@ -81,18 +82,21 @@ async def _answer(ctx: ApiContext, campaign_id: str, action: str, result: Any) -
 
 @router.post("/campaigns/{campaign_id}/pause", response_model=ControlResult)
 async def pause(campaign_id: str, ctx: Ctx) -> dict[str, Any]:
-    return await _answer(ctx, campaign_id, "pause", _control("pause")(ctx.store, campaign_id))
+    result = _control("pause")(ctx.store, campaign_id, actor=ACTOR)
+    return await _answer(ctx, campaign_id, "pause", result)
 
 
 @router.post("/campaigns/{campaign_id}/resume", response_model=ControlResult)
 async def resume(campaign_id: str, ctx: Ctx) -> dict[str, Any]:
-    result = _control("resume")(ctx.store, ctx.celery, campaign_id, ctx.settings.batch_size)
+    result = _control("resume")(ctx.store, ctx.celery, campaign_id, ctx.settings.batch_size,
+                               actor=ACTOR)
     return await _answer(ctx, campaign_id, "resume", result)
 
 
 @router.post("/campaigns/{campaign_id}/cancel", response_model=ControlResult)
 async def cancel(campaign_id: str, ctx: Ctx) -> dict[str, Any]:
-    return await _answer(ctx, campaign_id, "cancel", _control("cancel")(ctx.store, campaign_id))
+    result = _control("cancel")(ctx.store, campaign_id, actor=ACTOR)
+    return await _answer(ctx, campaign_id, "cancel", result)
 
 
 @router.post("/campaigns/{campaign_id}/retry", response_model=ControlResult)
@@ -104,5 +108,5 @@ async def retry(campaign_id: str, ctx: Ctx,
     except ValueError:
         raise InputError(f"unknown status in {names}") from None
     result = _control("retry")(ctx.store, ctx.celery, campaign_id, statuses,
-                               ctx.settings.batch_size)
+                               ctx.settings.batch_size, actor=ACTOR)
     return await _answer(ctx, campaign_id, "retry", result)
