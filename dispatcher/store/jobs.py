@@ -5,11 +5,16 @@ twice, but only one worker can move a job from ``queued`` to ``sending`` (``clai
 job in ``sent`` or later is never claimed again. Campaign counters (``n:<status>`` fields) change
 in the same script as the job's status, so they cannot drift apart.
 
-Job hash fields: ``c`` campaign, ``s`` sender, ``to`` recipient (E.164 digits), ``p`` payload
-(JSON), ``st`` status, ``att`` attempts, ``thr`` attempts that were throttled, ``pid`` provider
+Job hash fields: ``to`` recipient (E.164 digits), ``v`` the row's template values (a JSON array in
+the campaign's variable order; the message template is stored once, in the campaign hash, and
+rendered at send time), or ``p`` a whole payload (JSON, for producers of ready-made messages),
+``st`` status, ``att`` attempts, ``thr`` attempts that were throttled, ``pid`` provider
 message id, ``ecl``/``eco``/``etx`` last error class, code and text, ``t0`` created, ``t1`` first
 attempt, ``tl`` last attempt, ``ts`` sent, ``tu`` last status change, ``due`` next retry,
-``w`` worker of the last claim.
+``w`` worker of the last claim. A campaign's jobs carry neither campaign nor sender (``c``, ``s``:
+older records may): the campaign is in the job id, the sender in the campaign; :meth:`JobStore.load`
+and :meth:`JobStore.job` fill them in. Keeping a queued job to three short fields is what holds
+Redis memory under 512 bytes per job.
 """
 
 from __future__ import annotations
@@ -26,7 +31,11 @@ from dispatcher.store.keys import CampaignState, Keys, Status, campaign_of, job_
 
 JOB_FIELDS = ("c", "s", "to", "p", "st", "att", "thr", "pid", "ecl", "eco", "etx", "t0", "t1",
               "tl", "ts", "tu", "due", "w")
-LOAD_FIELDS = ("st", "s", "to", "p", "att", "thr")
+LOAD_FIELDS = ("st", "s", "to", "v", "p", "att", "thr")
+ADD_ROWS_MAX = 2000
+"""Rows per ``add_rows.lua`` call: long enough to amortise the round trip, short enough not to
+hold Redis for more than about a millisecond."""
+CANCEL_CHUNK = 1000
 
 
 def _lua(name: str) -> str:
@@ -49,6 +58,10 @@ class JobStore:
         self._heartbeat: AsyncScript = client.register_script(_lua("heartbeat.lua"))
         self._takeover: AsyncScript = client.register_script(_lua("takeover.lua"))
         self._set_state: AsyncScript = client.register_script(_lua("set_state.lua"))
+        self._add_rows: AsyncScript = client.register_script(_lua("add_rows.lua"))
+        self._cancel_jobs: AsyncScript = client.register_script(_lua("cancel_jobs.lua"))
+        self._activate: AsyncScript = client.register_script(_lua("activate.lua"))
+        self._senders: dict[str, str] = {}
 
     # -- campaigns -------------------------------------------------------------------------
 
@@ -80,18 +93,82 @@ class JobStore:
             pipe.hincrby(self.keys.campaign(campaign_id), "jobs", len(rows))
             await pipe.execute()
 
+    async def add_rows(self, campaign_id: str, field: str,
+                       rows: Sequence[tuple[str, str]]) -> str:
+        """Write ``(recipient, payload)`` rows of a campaign being created (``add_rows.lua``).
+
+        ``field`` is ``"v"`` (template values) or ``"p"`` (a whole message). Returns one flag
+        per row: ``a`` accepted, ``d`` duplicate of an earlier row, ``s`` on the global opt-out
+        list. Duplicates are found against the campaign's ``seen`` set, dropped by
+        :meth:`finish_creating`.
+        """
+        args: list[str] = [self.keys.job_prefix(campaign_id), field]
+        for to, payload in rows:
+            args.append(to)
+            args.append(payload)
+        raw = await self._add_rows(
+            keys=[self.keys.campaign(campaign_id), self.keys.seen(campaign_id),
+                  self.keys.suppressed], args=args)
+        return _text(raw)
+
+    async def finish_creating(self, campaign_id: str) -> None:
+        """Drop what only creation needed (the duplicates set)."""
+        await self.redis.unlink(self.keys.seen(campaign_id))
+
     async def delete_campaign(self, campaign_id: str) -> None:
         """Remove a campaign that failed while being created (nothing of it was published)."""
         info = await self.redis.hgetall(self.keys.campaign(campaign_id))
         total = int(info.get(b"jobs", 0))
         sender = _text(info.get(b"sender", b""))
+        for start in range(1, total + 1, 10_000):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for index in range(start, min(total, start + 9_999) + 1):
+                    pipe.delete(self.keys.job(job_id_for(campaign_id, index)))
+                await pipe.execute()
         async with self.redis.pipeline(transaction=False) as pipe:
-            for index in range(1, total + 1):
-                pipe.delete(self.keys.job(job_id_for(campaign_id, index)))
             pipe.delete(self.keys.campaign(campaign_id))
+            pipe.delete(self.keys.seen(campaign_id))
             pipe.zrem(self.keys.campaigns, campaign_id)
+            pipe.zrem(self.keys.scheduled, campaign_id)
             pipe.srem(self.keys.sender_campaigns(sender), campaign_id)
             await pipe.execute()
+
+    async def cancel_waiting(self, campaign_id: str) -> int:
+        """Mark the campaign's queued, parked and due jobs ``cancelled``; return how many."""
+        jobs = int(await self.redis.hget(self.keys.campaign(campaign_id), "jobs") or 0)
+        keys = [self.keys.campaign(campaign_id), self.keys.due, self.keys.parked(campaign_id)]
+        prefixes = [self.keys.job_prefix(campaign_id), self.keys.history_prefix(campaign_id),
+                    campaign_id]
+        cancelled = 0
+        for first in range(1, jobs + 1, CANCEL_CHUNK):
+            last = min(jobs, first + CANCEL_CHUNK - 1)
+            cancelled += int(await self._cancel_jobs(keys=keys, args=[*prefixes, first, last]))
+        return cancelled
+
+    async def schedule(self, campaign_id: str, send_at: float) -> None:
+        await self.redis.zadd(self.keys.scheduled, {campaign_id: send_at})
+
+    async def unschedule(self, campaign_id: str) -> None:
+        await self.redis.zrem(self.keys.scheduled, campaign_id)
+
+    async def activate_due(self) -> tuple[str, int, bool] | None:
+        """Take the next scheduled campaign that is due: (id, jobs, activated here)."""
+        raw = await self._activate(keys=[self.keys.scheduled, self.keys.active],
+                                   args=[self.keys.campaign("")])
+        if not raw:
+            return None
+        return _text(raw[0]), int(raw[1]), bool(int(raw[2]))
+
+    async def campaign_sender(self, campaign_id: str) -> str:
+        """The campaign's sender (cached: it never changes)."""
+        sender = self._senders.get(campaign_id)
+        if sender is None:
+            sender = _text(await self.redis.hget(self.keys.campaign(campaign_id), "sender")
+                           or b"")
+            if len(self._senders) > 10_000:
+                self._senders.clear()
+            self._senders[campaign_id] = sender
+        return sender
 
     async def set_campaign_state(self, campaign_id: str, allowed: Iterable[CampaignState],
                                  state: CampaignState, reason: str, worker_id: str
@@ -131,17 +208,25 @@ class JobStore:
                 pipe.hmget(self.keys.job(job_id), LOAD_FIELDS)
             rows = await pipe.execute()
         out: list[dict[str, str] | None] = []
-        for row in rows:
+        for job_id, row in zip(job_ids, rows, strict=True):
             if row[0] is None:
                 out.append(None)
-            else:
-                out.append({k: _text(v) for k, v in zip(LOAD_FIELDS, row, strict=True)
-                            if v is not None})
+                continue
+            rec = {k: _text(v) for k, v in zip(LOAD_FIELDS, row, strict=True) if v is not None}
+            if "s" not in rec:
+                rec["s"] = await self.campaign_sender(campaign_of(job_id))
+            out.append(rec)
         return out
 
     async def job(self, job_id: str) -> dict[str, str] | None:
         raw = await self.redis.hgetall(self.keys.job(job_id))
-        return {_text(k): _text(v) for k, v in raw.items()} or None
+        rec = {_text(k): _text(v) for k, v in raw.items()}
+        if not rec:
+            return None
+        rec.setdefault("c", campaign_of(job_id))
+        if "s" not in rec:
+            rec["s"] = await self.campaign_sender(rec["c"])
+        return rec
 
     async def history(self, job_id: str) -> list[str]:
         return [_text(x) for x in await self.redis.lrange(self.keys.history(job_id), 0, -1)]

@@ -21,16 +21,18 @@ class Status(StrEnum):
     UNKNOWN = "unknown"
     REJECTED = "rejected"
     CANCELLED = "cancelled"
+    SUPPRESSED = "suppressed"  # opted out (global list) after enqueue: never sent
 
 
 # A job in one of these is never sent again, whatever the queue delivers.
 FINAL = frozenset({Status.SENT, Status.DELIVERED, Status.READ, Status.FAILED, Status.REJECTED,
-                   Status.CANCELLED})
+                   Status.CANCELLED, Status.SUPPRESSED})
 PENDING = frozenset({Status.QUEUED, Status.SENDING, Status.RETRYING})
 
 
 class CampaignState(StrEnum):
     CREATING = "creating"
+    SCHEDULED = "scheduled"  # written, waiting for its send_at; nothing published yet
     RUNNING = "running"
     PAUSED = "paused"
     CANCELLED = "cancelled"
@@ -64,6 +66,17 @@ class Keys:
         """Prefix of the per-campaign sets of failed and unknown job ids."""
         return f"{self.prefix}:cst:{campaign_id}:"
 
+    def seen(self, campaign_id: str) -> str:
+        """Normalised numbers already accepted, only while the campaign is being created."""
+        return f"{self.prefix}:seen:{campaign_id}"
+
+    def job_prefix(self, campaign_id: str) -> str:
+        """``job_prefix(c) + str(n)`` is ``job(job_id_for(c, n))`` (for Lua scripts)."""
+        return f"{self.prefix}:job:{campaign_id}."
+
+    def history_prefix(self, campaign_id: str) -> str:
+        return f"{self.prefix}:hist:{campaign_id}."
+
     def sender_campaigns(self, sender: str) -> str:
         return f"{self.prefix}:sender:{sender}:campaigns"
 
@@ -82,6 +95,16 @@ class Keys:
     @property
     def active(self) -> str:
         return f"{self.prefix}:active"
+
+    @property
+    def suppressed(self) -> str:
+        """The global opt-out list: a set of E.164 digits."""
+        return f"{self.prefix}:suppressed"
+
+    @property
+    def scheduled(self) -> str:
+        """Campaigns waiting for their ``send_at``: zset campaign id -> epoch seconds."""
+        return f"{self.prefix}:scheduled"
 
     @property
     def sweep_lock(self) -> str:
