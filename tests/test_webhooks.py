@@ -170,6 +170,13 @@ def test_oversized_body_is_refused_before_parsing(api: TestClient,
     assert snapshot(redis_client) == before
 
 
+def test_an_oversized_chunked_body_is_cut_off(api: TestClient) -> None:
+    """No Content-Length (chunked): reading stops past the limit."""
+    chunks = (b"x" * 65536 for _ in range(20))
+    answer = api.post(URL, content=chunks, headers={"X-Hub-Signature-256": "sha256=00"})
+    assert answer.status_code == 413
+
+
 def test_a_signed_body_that_is_not_json_is_a_400(api: TestClient) -> None:
     assert post(api, b"{not json").status_code == 400
     assert post(api, b"[1, 2]").status_code == 400
