@@ -12,6 +12,7 @@ from aiohttp import web
 
 from dispatcher.sandbox.app import create_app
 from dispatcher.sandbox.config import SandboxConfig
+from dispatcher.sandbox.validation import warm_up
 
 SHUTDOWN_TIMEOUT_S = 2.0
 
@@ -19,6 +20,7 @@ SHUTDOWN_TIMEOUT_S = 2.0
 async def run_server(config: SandboxConfig, stop: asyncio.Event,
                      on_ready: Callable[[str], None] | None = None) -> None:
     """Serve until ``stop`` is set; ``on_ready`` gets the base URL (the real port if port 0)."""
+    warm_up()
     app = create_app(config)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
     await runner.setup()
