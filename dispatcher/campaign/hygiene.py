@@ -46,8 +46,8 @@ def load_suppression_file(path: Path, region: str | None) -> set[str]:
         bad_line = raw[:exc.start].count(b"\n") + 1
         raise InputError(f"{path}: line {bad_line}: not UTF-8") from None
     lines = text.splitlines()
-    first = lines[0].strip().lower() if lines else ""
-    if "," in first or first == "to":
+    first = next((x.strip().lower() for x in lines if x.strip() and not x.startswith("#")), "")
+    if first == "to" or first.startswith("to,") or ",to," in first or first.endswith(",to"):
         return _from_csv(path, text, region)
     numbers: set[str] = set()
     for line_number, line in enumerate(lines, start=1):
