@@ -80,6 +80,7 @@ def _relative(name: str, base_dir: Path | None) -> Path:
 
 
 def outcomes(checker: RowChecker, rows: Iterable[RowOrProblem]) -> Iterator[Outcome]:
+    """Each row checked, in order (problems from the reader pass through)."""
     from dispatcher.producer import Suppressed
 
     for row in rows:
