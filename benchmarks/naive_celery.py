@@ -20,7 +20,10 @@ SANDBOX = os.environ.get("NAIVE_SANDBOX", "http://127.0.0.1:8099")
 client = httpx.Client(timeout=15.0)
 
 
-@app.task(name="naive.send_one", rate_limit="1000/s", bind=True, max_retries=5)
+RATE = os.environ.get("NAIVE_RATE", "1000/s")
+
+
+@app.task(name="naive.send_one", rate_limit=RATE, bind=True, max_retries=50)
 def send_one(self: Any, message: dict[str, Any], key: str) -> None:
     response = client.post(f"{SANDBOX}/v1/messages", json=message,
                            headers={"Authorization": "Bearer x", "Idempotency-Key": key})

@@ -29,12 +29,14 @@ class WorkerProcess:
     env: dict[str, str]
     concurrency: int = 4
     log_path: Path | None = None
+    nice: int = 0
     proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> WorkerProcess:
         log = self.log_path.open("ab") if self.log_path else subprocess.DEVNULL
+        prefix = ["nice", "-n", str(self.nice)] if self.nice else []
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "dispatcher", "worker", "--concurrency",
+            [*prefix, sys.executable, "-m", "dispatcher", "worker", "--concurrency",
              str(self.concurrency), "--loglevel", "WARNING"],
             env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         return self
@@ -72,6 +74,9 @@ class LocalStack:
     redis_url: str | None = None
     appendonly: bool = False
     log_dir: Path | None = None
+    # Workers at a lower priority than the sandbox: on one small machine the sandbox stands in
+    # for a provider on its own hardware, whose clock sees requests when they arrive.
+    worker_nice: int = 0
     redis_server: LocalRedis | None = None
     sandbox_process: SandboxProcess | None = None
     worker_processes: list[WorkerProcess] = field(default_factory=list)
@@ -103,7 +108,7 @@ class LocalStack:
 
     def add_worker(self) -> WorkerProcess:
         log = self.log_dir / f"worker-{len(self.worker_processes)}.log" if self.log_dir else None
-        worker = WorkerProcess(self.env, self.concurrency, log).start()
+        worker = WorkerProcess(self.env, self.concurrency, log, self.worker_nice).start()
         self.worker_processes.append(worker)
         return worker
 

@@ -27,6 +27,13 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   touch "$stamp"
 fi
 
+# The dashboard's browser test drives Debian's chromium (best effort: the test skips without it).
+if [ -n "$extras" ] && [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1 \
+   && [ "$(id -u)" -eq 0 ]; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+    || echo "warning: chromium not installed; the browser test will be skipped" >&2
+fi
+
 if ! command -v redis-server >/dev/null 2>&1; then
   echo "redis-server not found: installing it from the system's packages" >&2
   SUDO=""

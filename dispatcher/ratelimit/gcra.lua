@@ -8,7 +8,7 @@
 -- ARGV[2]  burst (tokens that may go at once after an idle period), >= 1
 -- ARGV[3]  reservation cap in microseconds: never hand out a slot further ahead than this
 --
--- Returns {granted, wait_us, degraded, now_us}:
+-- Returns {granted, wait_us, degraded, now_us[, interval_us when granted]}:
 --   granted = 1: a slot is reserved; the caller sleeps wait_us (0 = go now) and sends.
 --   granted = 0: nothing taken; the caller comes back after wait_us (paused, or the next
 --                free slot is beyond the cap). Callers turned away are spaced one interval
@@ -69,4 +69,4 @@ end
 
 redis.call('HSET', KEYS[2], 'tat', string.format('%.0f', new_tat))
 redis.call('PEXPIRE', KEYS[2], math.ceil((math.max(new_tat, queue) - now) / 1000) + 1000)
-return {1, math.ceil(wait), degraded, now}
+return {1, math.ceil(wait), degraded, now, math.floor(interval)}

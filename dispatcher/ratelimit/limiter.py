@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Protocol
@@ -30,6 +30,8 @@ __all__ = ["AimdPolicy", "Limiter", "RateInfo", "RateLimiter"]
 # hold no slot: their come-back times are spaced at the *current* rate, so with hundreds of them
 # a rate increase would reach the sender only after they all came back (seconds at 40/s).
 GATE_WIDTH = 4
+# How late (in the sender's intervals) a caller may wake after its slot and still use it.
+LATE_TOLERANCE_INTERVALS = 2.0
 RECIPIENT_BACKOFF_BASE = 4.0
 RECIPIENT_BACKOFF_CAP_S = 64.0
 _US = 1_000_000
@@ -75,6 +77,8 @@ class Limiter(Protocol):
     async def acquire(self, sender: str) -> float: ...
 
     async def try_pair(self, sender: str, recipient: str) -> float: ...
+
+    async def try_pairs(self, pairs: Sequence[tuple[str, str]]) -> list[float]: ...
 
     async def on_throttled(self, sender: str, retry_after: float | None) -> None: ...
 
@@ -219,9 +223,21 @@ class RateLimiter:
         state = self._state(sender)
         # time.monotonic, not loop.time(): uvloop's loop time is cached per iteration, in ms.
         start = time.monotonic()
+        while True:
+            due, interval_s = await self._reserve(sender, keys, args, state)
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            # A caller woken well after its slot (a busy event loop, a stalled process) would
+            # arrive in a bunch with the callers of the next slots and overrun the provider's
+            # own bucket: it gives its slot up and takes a new one instead.
+            if time.monotonic() - due <= max(LATE_TOLERANCE_INTERVALS * interval_s, 0.002):
+                return time.monotonic() - start
+
+    async def _reserve(self, sender: str, keys: tuple[str, str], args: tuple[str, int, int],
+                       state: _LocalState) -> tuple[float, float]:
+        """Reserve a slot: (local monotonic time it comes, the sender's interval in s)."""
         async with state.gate:
             while True:
-                granted, wait_us, degraded, now_us = _ints(
+                granted, wait_us, degraded, now_us, interval_us = _ints(
                     await self._gcra(keys=keys, args=args))
                 t_recv = time.monotonic()
                 state.degraded = bool(degraded)
@@ -229,11 +245,8 @@ class RateLimiter:
                 # Sleep until the moment named (Redis clock), at most wait_us from now.
                 due = state.clock.to_local((now_us + wait_us) / _US)
                 if granted:
-                    break
+                    return due, interval_us / _US
                 await asyncio.sleep(max(0.0, due - time.monotonic()))
-        if wait_us > 0:
-            await asyncio.sleep(max(0.0, due - time.monotonic()))
-        return time.monotonic() - start
 
     # -- pair limit ---------------------------------------------------------------------------
 
@@ -245,6 +258,17 @@ class RateLimiter:
         key = self._pair_key(sender, recipient)
         wait_ms = int(await self._pair(keys=(key,), args=(self._pair_interval_ms,)))
         return wait_ms / 1000.0
+
+    async def try_pairs(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
+        """``try_pair`` for many (sender, recipient) pairs in one round trip, in order."""
+        if not pairs:
+            return []
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for sender, recipient in pairs:
+                await self._pair(keys=(self._pair_key(sender, recipient),),
+                                 args=(self._pair_interval_ms,), client=pipe)
+            replies = await pipe.execute()
+        return [int(wait_ms) / 1000.0 for wait_ms in replies]
 
     async def on_recipient_throttled(self, sender: str, recipient: str, attempt: int) -> float:
         """Back off one recipient after a pair-limit answer (131056): 1, 4, 16, 64 s ...
@@ -338,9 +362,9 @@ class RateLimiter:
         )
 
 
-def _ints(reply: Any) -> tuple[int, int, int, int]:
-    a, b, c, d = reply
-    return int(a), int(b), int(c), int(d)
+def _ints(reply: Any) -> tuple[int, int, int, int, int]:
+    a, b, c, d = reply[:4]
+    return int(a), int(b), int(c), int(d), int(reply[4]) if len(reply) > 4 else 0
 
 
 def _float_or(raw: Any, default: float) -> float:

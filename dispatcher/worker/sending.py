@@ -33,8 +33,9 @@ async def process_batch(rt: Runtime, job_ids: Sequence[str]) -> int:
     store = rt.store
     await store.hold(rt.worker_id, job_ids)
     records = await store.load(job_ids)
-    jobs = [(job_id, rec) for job_id, rec in zip(job_ids, records, strict=True)
-            if rec is not None and rec.get("st") == Status.QUEUED]
+    queued = [(job_id, rec) for job_id, rec in zip(job_ids, records, strict=True)
+              if rec is not None and rec.get("st") == Status.QUEUED]
+    jobs = await _take_pair_slots(rt, queued)
     outcomes = await asyncio.gather(*(process_job(rt, job_id, rec) for job_id, rec in jobs),
                                     return_exceptions=True)
     for (job_id, _), outcome in zip(jobs, outcomes, strict=True):
@@ -44,14 +45,25 @@ async def process_batch(rt: Runtime, job_ids: Sequence[str]) -> int:
     return sum(1 for outcome in outcomes if outcome is True)
 
 
-async def process_job(rt: Runtime, job_id: str, rec: dict[str, str]) -> bool:
-    sender, to = rec["s"], rec["to"]
-    async with rt.in_flight:
-        wait_s = await rt.limiter.try_pair(sender, to)
+async def _take_pair_slots(rt: Runtime, jobs: list[tuple[str, dict[str, str]]]
+                           ) -> list[tuple[str, dict[str, str]]]:
+    """Take each recipient's pair slot (one round trip for the batch); a recipient that must
+    wait goes to the due set instead of holding up the others."""
+    waits = await rt.limiter.try_pairs([(rec["s"], rec["to"]) for _, rec in jobs])
+    ready = []
+    for (job_id, rec), wait_s in zip(jobs, waits, strict=True):
         if wait_s > 0:
             await rt.store.move(job_id, [Status.QUEUED], Status.RETRYING, delay_s=wait_s,
                                 note="pair limit")
-            return False
+        else:
+            ready.append((job_id, rec))
+    return ready
+
+
+async def process_job(rt: Runtime, job_id: str, rec: dict[str, str]) -> bool:
+    """Wait for the sender's token, claim the job, send it and record the answer."""
+    sender = rec["s"]
+    async with rt.in_flight:
         waited_from = time.monotonic()
         await rt.limiter.acquire(sender)
         METRICS.token_wait(sender, time.monotonic() - waited_from)

@@ -1,0 +1,107 @@
+"""The shared rate limit under load: 4 worker processes against a sandbox enforcing the limit.
+
+For each rate (80/s, then 1,000/s): 4 `dispatcher worker` processes, the dispatcher's limit at
+that rate, the sandbox enforcing the same rate with a burst of 5, `--seconds` of sending. Prints
+the highest and mean messages/s the sandbox accepted, utilisation (mean / limit) and its 429s.
+In the same run, the comparison: Celery's built-in `rate_limit` at 80/s with the same worker
+count (4 `celery worker` instances, one task per message, benchmarks/naive_celery.py).
+
+    python benchmarks/bench_ratelimit.py [--seconds 60] [--rates 80,1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from dispatcher.localstack import LocalStack
+from dispatcher.sandbox import SandboxConfig
+from dispatcher.testing import BUTTON_EXAMPLE, button_messages, enqueue, recipient, wait_until
+
+HERE = Path(__file__).resolve().parent
+WORKERS = 4
+BURST = 5
+
+
+def window_figures(stats: dict[str, Any], limit: float) -> dict[str, float]:
+    """Highest and mean accepted/s over the full seconds of sending (first and last cut)."""
+    seconds = sorted((int(s), n) for s, n in stats["per_second"].items())
+    full = [n for _, n in seconds[1:-1]] or [n for _, n in seconds]
+    mean = sum(full) / len(full)
+    return {"highest": max(n for _, n in seconds), "mean": mean, "utilisation": mean / limit,
+            "throttled": stats["rejected"].get("429", 0), "seconds": len(full),
+            "accepted": stats["accepted"]}
+
+
+def run_dispatcher(rate: float, seconds: float) -> dict[str, float]:
+    count = int(rate * seconds)
+    sandbox = SandboxConfig(latency_ms=20, rate=rate, burst=BURST, keep_messages=0)
+    env = {"DISPATCHER_RATE_LIMIT": str(rate), "DISPATCHER_PAIR_INTERVAL_S": "6"}
+    with LocalStack(workers=WORKERS, concurrency=4, sandbox=sandbox, settings_env=env,
+                    worker_nice=5) as stack:
+        stack.wait_workers_ready()
+        result = enqueue(stack, button_messages(count), name=f"rate {rate}")
+        wait_until(stack, result.campaign_id, {"done"}, timeout_s=seconds * 4 + 60)
+        return window_figures(stack.sandbox_process.stats(), rate)  # type: ignore[union-attr]
+
+
+def run_celery_rate_limit(rate: float, seconds: float) -> dict[str, float]:
+    count = int(rate * seconds)
+    sandbox = SandboxConfig(latency_ms=20, rate=rate, burst=BURST, keep_messages=0)
+    with LocalStack(workers=0, sandbox=sandbox) as stack:
+        env = dict(os.environ, NAIVE_BROKER=stack.redis_url or "", PYTHONPATH=str(HERE),
+                   NAIVE_SANDBOX=stack.sandbox_process.url,  # type: ignore[union-attr]
+                   NAIVE_RATE=f"{rate:g}/s")
+        workers = [subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "naive_celery", "worker", "-P", "threads",
+             "-c", "8", "-n", f"naive{i}@%h", "--loglevel", "ERROR", "--without-gossip",
+             "--without-mingle"], env=env, cwd=HERE, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, start_new_session=True) for i in range(WORKERS)]
+        try:
+            os.environ["NAIVE_BROKER"] = stack.redis_url or ""
+            sys.path.insert(0, str(HERE))
+            import naive_celery  # type: ignore[import-not-found]
+
+            naive_celery.app.conf.broker_url = stack.redis_url
+            time.sleep(4)
+            for index in range(count):
+                naive_celery.send_one.delay(dict(BUTTON_EXAMPLE, to=recipient(index)),
+                                            f"naive-{index}")
+            deadline = time.monotonic() + seconds * 4 + 60
+            while stack.sandbox_process.stats()["accepted"] < count:  # type: ignore[union-attr]
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
+            return window_figures(stack.sandbox_process.stats(), rate)  # type: ignore[union-attr]
+        finally:
+            for worker in workers:
+                os.killpg(worker.pid, 9)
+                worker.wait()
+
+
+def show(label: str, rate: float, figures: dict[str, float]) -> None:
+    print(f"{label}: limit {rate:g}/s, burst {BURST}: highest {figures['highest']:.0f}/s "
+          f"(limit + burst = {rate + BURST:g}), mean {figures['mean']:.1f}/s over "
+          f"{figures['seconds']:.0f} s, utilisation {figures['utilisation']:.1%}, "
+          f"429s {figures['throttled']:.0f}, accepted {figures['accepted']:.0f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--rates", default="80,1000")
+    args = parser.parse_args()
+    for rate in (float(r) for r in args.rates.split(",")):
+        show(f"dispatcher ({WORKERS} workers)", rate, run_dispatcher(rate, args.seconds))
+    base_rate = 80.0
+    show(f"celery rate_limit ({WORKERS} workers)", base_rate,
+         run_celery_rate_limit(base_rate, args.seconds))
+
+
+if __name__ == "__main__":
+    main()
