@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from dispatcher.api.auth import require_token
 from dispatcher.api.context import ApiContext
-from dispatcher.api.routes import campaigns, dashboard, health, jobs, metrics, webhooks
+from dispatcher.api.routes import campaigns, create, dashboard, health, jobs, metrics, webhooks
 from dispatcher.errors import DispatcherError, InputError, NotFoundError
 from dispatcher.settings import Settings
 
@@ -38,6 +38,7 @@ def create_app(settings: Settings, *, open_access: bool = False) -> FastAPI:
     protected = [Depends(require_token)]
     app.include_router(health.router)
     app.include_router(campaigns.router, dependencies=protected)
+    app.include_router(create.router, dependencies=protected)
     app.include_router(jobs.router, dependencies=protected)
     app.include_router(metrics.router, dependencies=protected)
     app.include_router(webhooks.router)
