@@ -35,7 +35,7 @@ async def process_batch(rt: Runtime, job_ids: Sequence[str]) -> int:
     records = await store.load(job_ids)
     queued = [(job_id, rec) for job_id, rec in zip(job_ids, records, strict=True)
               if rec is not None and rec.get("st") == Status.QUEUED]
-    jobs = await _take_pair_slots(rt, queued)
+    jobs = queued
     outcomes = await asyncio.gather(*(process_job(rt, job_id, rec) for job_id, rec in jobs),
                                     return_exceptions=True)
     for (job_id, _), outcome in zip(jobs, outcomes, strict=True):
@@ -45,21 +45,6 @@ async def process_batch(rt: Runtime, job_ids: Sequence[str]) -> int:
     return sum(1 for outcome in outcomes if outcome is True)
 
 
-async def _take_pair_slots(rt: Runtime, jobs: list[tuple[str, dict[str, str]]]
-                           ) -> list[tuple[str, dict[str, str]]]:
-    """Take each recipient's pair slot (one round trip for the batch); a recipient that must
-    wait goes to the due set instead of holding up the others."""
-    waits = await rt.limiter.try_pairs([(rec["s"], rec["to"]) for _, rec in jobs])
-    ready = []
-    for (job_id, rec), wait_s in zip(jobs, waits, strict=True):
-        if wait_s > 0:
-            await rt.store.move(job_id, [Status.QUEUED], Status.RETRYING, delay_s=wait_s,
-                                note="pair limit")
-        else:
-            ready.append((job_id, rec))
-    return ready
-
-
 async def process_job(rt: Runtime, job_id: str, rec: dict[str, str]) -> bool:
     """Wait for the sender's token, claim the job, send it and record the answer."""
     sender = rec["s"]
@@ -67,6 +52,14 @@ async def process_job(rt: Runtime, job_id: str, rec: dict[str, str]) -> bool:
         waited_from = time.monotonic()
         await rt.limiter.acquire(sender)
         METRICS.token_wait(sender, time.monotonic() - waited_from)
+        # The pair slot right before the send (after the token): taken earlier, a long token
+        # wait could bring two messages to one recipient closer than the provider allows.
+        # A recipient that must wait goes to the due set instead of holding up the others.
+        pair_wait_s = await rt.limiter.try_pair(sender, rec["to"])
+        if pair_wait_s > 0:
+            await rt.store.move(job_id, [Status.QUEUED], Status.RETRYING, delay_s=pair_wait_s,
+                                note="pair limit")
+            return False
         claimed, info = await rt.store.claim(job_id, rt.worker_id)
         if not claimed:
             return False
