@@ -28,17 +28,20 @@ WORKERS = 4
 BURST = 5
 
 
-def window_figures(stats: dict[str, Any], limit: float) -> dict[str, float]:
+def window_figures(stats: dict[str, Any], limit: float) -> dict[str, Any]:
     """Highest and mean accepted/s over the full seconds of sending (first and last cut)."""
     seconds = sorted((int(s), n) for s, n in stats["per_second"].items())
     full = [n for _, n in seconds[1:-1]] or [n for _, n in seconds]
     mean = sum(full) / len(full)
-    return {"highest": max(n for _, n in seconds), "mean": mean, "utilisation": mean / limit,
+    first = seconds[0][0]
+    throttled_at = {int(s) - first: n for s, n in stats.get("throttled_per_second", {}).items()}
+    return {"series": [n for _, n in seconds], "throttled_at": throttled_at,
+            "highest": max(n for _, n in seconds), "mean": mean, "utilisation": mean / limit,
             "throttled": stats["rejected"].get("429", 0), "seconds": len(full),
             "accepted": stats["accepted"]}
 
 
-def run_dispatcher(rate: float, seconds: float) -> dict[str, float]:
+def run_dispatcher(rate: float, seconds: float) -> dict[str, Any]:
     count = int(rate * seconds)
     sandbox = SandboxConfig(latency_ms=20, rate=rate, burst=BURST, keep_messages=0)
     env = {"DISPATCHER_RATE_LIMIT": str(rate), "DISPATCHER_PAIR_INTERVAL_S": "6"}
@@ -50,7 +53,7 @@ def run_dispatcher(rate: float, seconds: float) -> dict[str, float]:
         return window_figures(stack.sandbox_process.stats(), rate)  # type: ignore[union-attr]
 
 
-def run_celery_rate_limit(rate: float, seconds: float) -> dict[str, float]:
+def run_celery_rate_limit(rate: float, seconds: float) -> dict[str, Any]:
     count = int(rate * seconds)
     sandbox = SandboxConfig(latency_ms=20, rate=rate, burst=BURST, keep_messages=0)
     with LocalStack(workers=0, sandbox=sandbox) as stack:
@@ -58,7 +61,7 @@ def run_celery_rate_limit(rate: float, seconds: float) -> dict[str, float]:
                    NAIVE_SANDBOX=stack.sandbox_process.url,  # type: ignore[union-attr]
                    NAIVE_RATE=f"{rate:g}/s")
         workers = [subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "naive_celery", "worker", "-P", "threads",
+            [sys.executable, "-m", "celery", "-A", "naive_celery", "worker", "-P", "prefork",
              "-c", "8", "-n", f"naive{i}@%h", "--loglevel", "ERROR", "--without-gossip",
              "--without-mingle"], env=env, cwd=HERE, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL, start_new_session=True) for i in range(WORKERS)]
@@ -84,11 +87,14 @@ def run_celery_rate_limit(rate: float, seconds: float) -> dict[str, float]:
                 worker.wait()
 
 
-def show(label: str, rate: float, figures: dict[str, float]) -> None:
+def show(label: str, rate: float, figures: dict[str, Any]) -> None:
     print(f"{label}: limit {rate:g}/s, burst {BURST}: highest {figures['highest']:.0f}/s "
           f"(limit + burst = {rate + BURST:g}), mean {figures['mean']:.1f}/s over "
           f"{figures['seconds']:.0f} s, utilisation {figures['utilisation']:.1%}, "
           f"429s {figures['throttled']:.0f}, accepted {figures['accepted']:.0f}")
+    print(f"  accepted per second: {figures['series']}")
+    if figures["throttled_at"]:
+        print(f"  429s by second from the first: {figures['throttled_at']}")
 
 
 def main() -> None:

@@ -58,6 +58,7 @@ class Stats:
         self.pair_counts: dict[bytes, int] = {}
         self.duplicates_by_recipient = 0
         self.per_second: dict[int, int] = {}
+        self.throttled_per_second: Counter[int] = Counter()  # 429s by second, to see when
         self.max_per_second = 0
         self.by_sender: Counter[str] = Counter()
         self.messages: list[Accepted] = []
@@ -68,6 +69,8 @@ class Stats:
 
     def reject(self, status: int, code: int | None) -> None:
         self.rejected[str(status)] += 1
+        if status == 429:
+            self.throttled_per_second[int(time.time())] += 1
         if code is not None:
             self.rejected_codes[str(code)] += 1
 
@@ -124,6 +127,8 @@ class Stats:
             "unique_recipient_messages": len(self.pair_counts),
             "per_second": {str(s): n for s, n in sorted(self.per_second.items())},
             "max_per_second": self.max_per_second,
+            "throttled_per_second": {str(s): n for s, n in
+                                     sorted(self.throttled_per_second.items())},
             "by_sender": dict(self.by_sender),
             "messages_not_kept": self.messages_not_kept,
             "callbacks_sent": self.callbacks_sent,
