@@ -34,6 +34,14 @@ if [ -n "$extras" ] && [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/nu
     || echo "warning: chromium not installed; the browser test will be skipped" >&2
 fi
 
+# scripts/check_deploy validates docker-compose.yml with Debian's docker-compose (v1); best effort
+# here, and check_deploy fails with a clear message when it is still missing.
+if [ -n "$extras" ] && ! command -v docker-compose >/dev/null 2>&1 \
+   && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose \
+    >/dev/null) || echo "warning: docker-compose not installed; scripts/check_deploy will fail" >&2
+fi
+
 if ! command -v redis-server >/dev/null 2>&1; then
   echo "redis-server not found: installing it from the system's packages" >&2
   SUDO=""
