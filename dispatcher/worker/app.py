@@ -9,6 +9,10 @@ A worker that dies does not wait for that timeout: its leases are taken over by 
 
 from __future__ import annotations
 
+import ssl
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
 from celery import Celery
 
 from dispatcher.queue import QUEUE, SEND_TASK
@@ -39,8 +43,28 @@ def make_celery(settings: Settings) -> Celery:
         task_send_sent_event=False,
         worker_cancel_long_running_tasks_on_connection_loss=False,
     )
+    broker_ssl = broker_ssl_options(settings.redis_url)
+    if broker_ssl is not None:
+        app.conf.broker_use_ssl = broker_ssl
     app.conf.dispatcher_settings = settings
     return app
+
+
+def broker_ssl_options(redis_url: str) -> dict[str, Any] | None:
+    """For a ``rediss://`` URL without ``ssl_*`` parameters: verify the server's certificate.
+
+    The job store (redis-py) verifies a ``rediss://`` server against the system's CAs by
+    default, but kombu, given no ``ssl_*`` parameter, falls back to ``CERT_NONE`` (encrypted,
+    not authenticated). This makes the broker verify too. ``ssl_*`` parameters in the URL
+    (``ssl_ca_certs=/path/ca.pem``, ``ssl_cert_reqs=none``...) are read by both clients and
+    take precedence, so one URL configures both the same way.
+    """
+    parts = urlsplit(redis_url)
+    if parts.scheme != "rediss":
+        return None
+    if any(name.startswith("ssl_") for name in parse_qs(parts.query)):
+        return None
+    return {"ssl_cert_reqs": ssl.CERT_REQUIRED}
 
 
 app = make_celery(load_settings())
