@@ -13,10 +13,15 @@ API format puts the ``+`` back.
 
 from __future__ import annotations
 
-from functools import lru_cache
+import re
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from typing import Any
 
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumber, ValidationResult
+from phonenumbers import phonenumberutil as _pnu
+from phonenumbers.phonemetadata import PhoneMetadata
 
 __all__ = ["clear_normalize_cache", "mask_phone", "normalize_phone"]
 
@@ -57,8 +62,14 @@ def _normalize(raw: str, region: str | None) -> str:
         # phonenumbers would read letters as a vanity number (1-800-FLOWERS): refuse instead.
         raise ValueError("not a phone number")
     if raw.isascii() and raw.isdigit():
+        if region is None and (fast := _fast_international(raw)) is not None:
+            return fast
         number = _from_bare_digits(raw, region)
-    elif raw.startswith("+") or region is not None:
+    elif raw.startswith("+"):
+        if (fast := _fast_international(_plain_digits(raw[1:]))) is not None:
+            return fast
+        number = _checked(_parse(raw, region))
+    elif region is not None:
         number = _checked(_parse(raw, region))
     else:
         raise ValueError("national number needs a default region")
@@ -131,6 +142,135 @@ def _checked(number: PhoneNumber) -> PhoneNumber:
     if region == phonenumbers.UNKNOWN_REGION:
         raise ValueError("unknown country code")
     raise ValueError(f"not a valid number for region {region}")
+
+
+# -- fast path: "+" and ASCII digits, accepted without phonenumbers.parse ----------------------
+#
+# The same steps as ``phonenumbers.parse`` + ``is_valid_number`` take for such a string (country
+# code, national prefix, length, then "matches one of the number types"), with each country's
+# metadata and patterns looked up once. It only ever *accepts*: anything it does not accept goes
+# through the full path above, which gives the reason. tests/test_phone_fast.py checks it gives
+# the full path's answer on every region's example numbers and on random digits.
+
+_SEPARATORS = str.maketrans("", "", " -")
+_MIN_NSN, _MAX_NSN = 2, 17  # phonenumbers' _MIN_LENGTH_FOR_NSN, _MAX_LENGTH_FOR_NSN
+_NOT_KEPT = (ValidationResult.TOO_SHORT, ValidationResult.IS_POSSIBLE_LOCAL_ONLY,
+             ValidationResult.INVALID_LENGTH)
+_TYPE_DESCS = ("mobile", "fixed_line", "premium_rate", "toll_free", "shared_cost", "voip",
+               "personal_number", "pager", "uan", "voicemail")
+
+
+@dataclass(frozen=True, slots=True)
+class _Desc:
+    """A number description: possible lengths (empty: any) and the pattern, compiled once."""
+
+    lengths: frozenset[int]
+    pattern: re.Pattern[str]
+
+    def matches(self, nsn: str) -> bool:
+        return (not self.lengths or len(nsn) in self.lengths) and bool(
+            self.pattern.fullmatch(nsn))
+
+
+def _desc(desc: Any) -> _Desc | None:
+    if desc is None or not desc.national_number_pattern:
+        return None
+    return _Desc(frozenset(desc.possible_length), re.compile(desc.national_number_pattern))
+
+
+@dataclass(frozen=True, slots=True)
+class _Region:
+    """What validity needs of one region: ``_number_type_helper(...) != UNKNOWN``, reordered."""
+
+    code: str
+    country_code: int | None
+    leading_digits: re.Pattern[str] | None
+    general: _Desc | None
+    types: tuple[_Desc, ...]
+
+    def has_type(self, nsn: str) -> bool:
+        if self.general is None or not self.general.matches(nsn):
+            return False
+        return any(desc.matches(nsn) for desc in self.types)
+
+
+def _region(code: str, calling_code: int) -> _Region | None:
+    metadata = PhoneMetadata.metadata_for_region_or_calling_code(calling_code, code.upper())
+    if metadata is None:
+        return None
+    names = _TYPE_DESCS[1:] if metadata.same_mobile_and_fixed_line_pattern else _TYPE_DESCS
+    types = tuple(d for d in (_desc(getattr(metadata, n)) for n in names) if d is not None)
+    own = PhoneMetadata.metadata_for_region(code.upper(), None)
+    leading = own.leading_digits if own is not None else None
+    return _Region(code, own.country_code if own is not None else None,
+                   re.compile(leading) if leading is not None else None,
+                   _desc(metadata.general_desc), types)
+
+
+@dataclass(frozen=True, slots=True)
+class _Country:
+    code: int
+    metadata: Any  # for parsing: the main region's (or the non-geographic entity's)
+    regions: tuple[_Region | None, ...]
+
+    def valid(self, nsn: str) -> bool:
+        """``phonenumbers.is_valid_number`` for this country's ``nsn``."""
+        if len(self.regions) == 1:
+            region = self.regions[0]
+        else:  # region_code_for_number: the first region that claims the number
+            region = next((r for r in self.regions if r is not None and (
+                r.leading_digits.match(nsn) if r.leading_digits is not None
+                else r.has_type(nsn))), None)
+        if region is None:
+            return False
+        if region.code != phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY and \
+                region.country_code != self.code:
+            return False
+        return region.has_type(nsn)
+
+
+@cache
+def _country(prefix: str) -> _Country | None:
+    code = int(prefix)
+    codes = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(code)
+    if not codes or prefix.startswith("0"):
+        return None
+    main = phonenumbers.region_code_for_country_code(code)
+    metadata = PhoneMetadata.metadata_for_region_or_calling_code(code, main)
+    if metadata is None:
+        return None
+    return _Country(code, metadata, tuple(_region(c, code) for c in codes))
+
+
+def _plain_digits(text: str) -> str:
+    """``text`` without single spaces and hyphens between digits ('' if anything else is in)."""
+    digits = text.translate(_SEPARATORS)
+    if not (digits.isascii() and digits.isdigit() and text[:1].isdigit()
+            and text[-1:].isdigit()) or "  " in text or "--" in text:
+        return ""
+    return digits
+
+
+def _fast_international(digits: str) -> str | None:
+    """E.164 digits of ``+digits`` when phonenumbers would accept it as is; else None."""
+    if len(digits) <= _MIN_NSN:
+        return None
+    for size in (1, 2, 3):
+        country = _country(digits[:size])
+        if country is not None:
+            break
+    else:
+        return None
+    nsn = digits[size:]
+    if len(nsn) < _MIN_NSN:
+        return None
+    metadata = country.metadata
+    _, stripped, _ = _pnu._maybe_strip_national_prefix_carrier_code(nsn, metadata)
+    if _pnu._test_number_length(stripped, metadata) not in _NOT_KEPT:
+        nsn = stripped
+    if not _MIN_NSN <= len(nsn) <= _MAX_NSN or not country.valid(nsn):
+        return None
+    return f"{country.code}{nsn}"
 
 
 def mask_phone(e164_digits: str) -> str:
