@@ -58,7 +58,7 @@ def normalize_phone(raw: str, default_region: str | None = None) -> str:
 @lru_cache(maxsize=65_536)
 def _normalize(raw: str, region: str | None) -> str:
     """Cached core of :func:`normalize_phone` (campaigns repeat numbers; parsing costs ~20 us)."""
-    if not raw or len(raw) > _MAX_INPUT or any(ch.isalpha() for ch in raw):
+    if not raw or len(raw) > _MAX_INPUT or _has_letter(raw):
         # phonenumbers would read letters as a vanity number (1-800-FLOWERS): refuse instead.
         raise ValueError("not a phone number")
     if raw.isascii() and raw.isdigit():
@@ -74,6 +74,12 @@ def _normalize(raw: str, region: str | None) -> str:
     else:
         raise ValueError("national number needs a default region")
     return _e164(number)[1:]
+
+
+def _has_letter(raw: str) -> bool:
+    if raw.isascii():  # an ASCII letter is the only ASCII character with two cases
+        return raw.lower() != raw.upper()
+    return any(ch.isalpha() for ch in raw)
 
 
 def _e164(number: PhoneNumber) -> str:
