@@ -46,10 +46,17 @@ def demo(
     messages: Annotated[int, typer.Option(help="recipients in the demo campaign", min=1,
                                           max=90_000)] = 3000,
     workers: Annotated[int, typer.Option(help="worker processes", min=1, max=16)] = 2,
-    keep: Annotated[bool, typer.Option("--keep", help="keep everything running")] = False,
+    keep: Annotated[bool, typer.Option(
+        "--keep", help="keep everything running after the summary, until Ctrl-C")] = False,
 ) -> None:
-    """Run a demo campaign end to end on a private Redis, the sandbox and local workers."""
+    """Run a demo campaign end to end: a private Redis, the sandbox provider (with faults and
+    delivery webhooks), local workers and the HTTP service with its dashboard."""
     from dispatcher.demo import run_demo
+    from dispatcher.localstack import Interrupted
 
-    final = run_demo(messages, workers, keep, out)
-    raise typer.Exit(0 if final["state"] == "done" else 1)
+    try:
+        outcome = run_demo(messages, workers, keep, out)
+    except Interrupted as stopped:
+        out.print(f"{stopped}: stopped everything the demo started")
+        raise typer.Exit(128 + stopped.signum) from None
+    raise typer.Exit(0 if outcome.ok else 1)
