@@ -7,6 +7,10 @@ In the same run, the comparison: Celery's built-in `rate_limit` at 80/s with the
 count (4 `celery worker` instances, one task per message, benchmarks/naive_celery.py).
 
     python benchmarks/bench_ratelimit.py [--seconds 60] [--rates 80,1000]
+
+From 500/s up it also runs the same load with the sandbox not enforcing any limit: what this
+machine can carry at all (and how busy its CPUs are), to tell a limiter problem from a machine
+that runs out first.
 """
 
 from __future__ import annotations
@@ -41,16 +45,30 @@ def window_figures(stats: dict[str, Any], limit: float) -> dict[str, Any]:
             "accepted": stats["accepted"]}
 
 
-def run_dispatcher(rate: float, seconds: float) -> dict[str, Any]:
+def cpu_busy() -> tuple[int, int]:
+    """(busy, total) jiffies of the whole machine so far, from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def run_dispatcher(rate: float, seconds: float, enforce: bool = True) -> dict[str, Any]:
+    """The dispatcher at ``rate``; with ``enforce=False`` the sandbox takes everything, which
+    measures how much of the rate this machine can carry at all."""
     count = int(rate * seconds)
-    sandbox = SandboxConfig(latency_ms=20, rate=rate, burst=BURST, keep_messages=0)
+    sandbox = SandboxConfig(latency_ms=20, rate=rate if enforce else None, burst=BURST,
+                            keep_messages=0)
     env = {"DISPATCHER_RATE_LIMIT": str(rate), "DISPATCHER_PAIR_INTERVAL_S": "6"}
     with LocalStack(workers=WORKERS, concurrency=4, sandbox=sandbox, settings_env=env,
                     worker_nice=5) as stack:
         stack.wait_workers_ready()
         result = enqueue(stack, button_messages(count), name=f"rate {rate}")
+        busy_0, total_0 = cpu_busy()
         wait_until(stack, result.campaign_id, {"done"}, timeout_s=seconds * 4 + 60)
-        return window_figures(stack.sandbox_process.stats(), rate)  # type: ignore[union-attr]
+        busy_1, total_1 = cpu_busy()
+        figures = window_figures(stack.sandbox_process.stats(), rate)  # type: ignore[union-attr]
+        figures["cpu_busy"] = (busy_1 - busy_0) / max(1, total_1 - total_0)
+        return figures
 
 
 def run_celery_rate_limit(rate: float, seconds: float) -> dict[str, Any]:
@@ -92,6 +110,9 @@ def show(label: str, rate: float, figures: dict[str, Any]) -> None:
           f"(limit + burst = {rate + BURST:g}), mean {figures['mean']:.1f}/s over "
           f"{figures['seconds']:.0f} s, utilisation {figures['utilisation']:.1%}, "
           f"429s {figures['throttled']:.0f}, accepted {figures['accepted']:.0f}")
+    if "cpu_busy" in figures:
+        print(f"  machine CPU busy while sending: {figures['cpu_busy']:.0%} of "
+              f"{os.cpu_count()} cores")
     print(f"  accepted per second: {figures['series']}")
     if figures["throttled_at"]:
         print(f"  429s by second from the first: {figures['throttled_at']}")
@@ -104,6 +125,9 @@ def main() -> None:
     args = parser.parse_args()
     for rate in (float(r) for r in args.rates.split(",")):
         show(f"dispatcher ({WORKERS} workers)", rate, run_dispatcher(rate, args.seconds))
+        if rate >= 500:
+            show(f"  capacity check, sandbox not enforcing ({WORKERS} workers)", rate,
+                 run_dispatcher(rate, args.seconds, enforce=False))
     base_rate = 80.0
     show(f"celery rate_limit ({WORKERS} workers)", base_rate,
          run_celery_rate_limit(base_rate, args.seconds))

@@ -20,8 +20,8 @@ from dispatcher.settings import Settings, load_settings
 from dispatcher.store import JobStore, Status
 from dispatcher.worker.app import make_celery
 from dispatcher.worker.guards import after_permanent_failure
-from dispatcher.worker.render import message_for
 from dispatcher.worker.scheduler import activate_due_once
+from dispatcher.worker.sending import prepare_batch
 
 T = TypeVar("T")
 TEMPLATE = {"type": "button", "body": {"text": "Hi {{ name }}"},
@@ -177,21 +177,18 @@ def test_message_is_rendered_at_send_time_and_opt_outs_are_checked_again(
     cid = make(conf, celery_app, 2)
     redis_client.sadd("dispatcher:suppressed", "919876500001")
 
-    async def go(store: JobStore) -> tuple[Any, Any, dict[str, Any]]:
+    async def go(store: JobStore) -> tuple[Any, dict[str, Any]]:
         rt = runtime(store, conf, celery_app)
-        records = await store.load([f"{cid}.1", f"{cid}.2"])
-        for n in (1, 2):
-            await store.claim(f"{cid}.{n}", "w1")
-        first = await message_for(rt, f"{cid}.1", records[0] or {})
-        second = await message_for(rt, f"{cid}.2", records[1] or {})
-        return first, (records[0] or {}).get("s"), await campaign_status(store, cid) | {
-            "second": second}
+        ids = [f"{cid}.1", f"{cid}.2"]
+        records = await store.load(ids)
+        ready = await prepare_batch(rt, [(i, r or {}) for i, r in zip(ids, records, strict=True)])
+        return ready, await campaign_status(store, cid)
 
-    message, sender, final = run(conf, go)
-    assert sender == "default"
-    assert message == {"to": "919876500000", "type": "interactive",
-                       "interactive": {**TEMPLATE, "body": {"text": "Hi N0"}}}
-    assert final["second"] is None and final["counts"]["suppressed"] == 1
+    ready, final = run(conf, go)
+    assert [(job_id, rec["s"], message) for job_id, rec, message in ready] == [
+        (f"{cid}.1", "default", {"to": "919876500000", "type": "interactive",
+                                  "interactive": {**TEMPLATE, "body": {"text": "Hi N0"}}})]
+    assert final["counts"]["suppressed"] == 1 and final["counts"]["queued"] == 1
 
 
 def test_http_handler_creates_or_explains(conf: Settings, celery_app: Any) -> None:

@@ -80,6 +80,11 @@ class Limiter(Protocol):
 
     async def try_pairs(self, pairs: Sequence[tuple[str, str]]) -> list[float]: ...
 
+    def pair_key(self, sender: str, recipient: str) -> str: ...
+
+    @property
+    def pair_interval_ms(self) -> int: ...
+
     async def on_throttled(self, sender: str, retry_after: float | None) -> None: ...
 
     async def on_success(self, sender: str) -> None: ...
@@ -193,10 +198,15 @@ class RateLimiter:
     def _gcra_key(self, sender: str) -> str:
         return f"{self._config_key(sender)}:gcra"
 
-    def _pair_key(self, sender: str, recipient: str) -> str:
+    def pair_key(self, sender: str, recipient: str) -> str:
+        """The recipient's pair slot key (its TTL: how long until the next message may go)."""
         if not recipient:
             raise ValueError("recipient must be a non-empty string")
         return f"{self._config_key(sender)}:pair:{recipient}"
+
+    @property
+    def pair_interval_ms(self) -> int:
+        return self._pair_interval_ms
 
     def _default_for(self, sender: str) -> float:
         return self._rates.get(sender, self._default_rate)
@@ -255,7 +265,7 @@ class RateLimiter:
 
         Nothing is taken when the answer is > 0, so the worker can defer the job and try again.
         """
-        key = self._pair_key(sender, recipient)
+        key = self.pair_key(sender, recipient)
         wait_ms = int(await self._pair(keys=(key,), args=(self._pair_interval_ms,)))
         return wait_ms / 1000.0
 
@@ -265,7 +275,7 @@ class RateLimiter:
             return []
         async with self._redis.pipeline(transaction=False) as pipe:
             for sender, recipient in pairs:
-                await self._pair(keys=(self._pair_key(sender, recipient),),
+                await self._pair(keys=(self.pair_key(sender, recipient),),
                                  args=(self._pair_interval_ms,), client=pipe)
             replies = await pipe.execute()
         return [int(wait_ms) / 1000.0 for wait_ms in replies]
@@ -280,7 +290,7 @@ class RateLimiter:
             raise ValueError(f"attempt counts from 1, got {attempt!r}")
         exponent = min(attempt - 1, 32)  # 4**32 s is far past any cap; avoids float overflow
         delay = min(RECIPIENT_BACKOFF_BASE**exponent, RECIPIENT_BACKOFF_CAP_S)
-        await self._redis.set(self._pair_key(sender, recipient), b"1", px=round(delay * 1000))
+        await self._redis.set(self.pair_key(sender, recipient), b"1", px=round(delay * 1000))
         return delay
 
     # -- adaptive rate ------------------------------------------------------------------------

@@ -1,9 +1,16 @@
 -- Claim a queued job for sending: the one compare-and-set that makes a send happen at most once.
--- KEYS: job, campaign, parked set of the campaign, history list
--- ARGV: worker id, job id
--- Returns {1, attempts} when claimed, else {0, reason}: the job's status, 'paused' or 'cancelled'.
+-- KEYS: job, campaign, parked set of the campaign, history list[, recipient's pair slot]
+-- ARGV: worker id, job id[, pair interval in ms]
+-- Returns {1, attempts} when claimed, else {0, reason}: the job's status, 'paused', 'cancelled'
+-- or 'pair:<ms>' (the recipient's pair slot is taken for that long; the job stays queued).
+-- With a pair slot key, the claim takes the slot too (SET PX interval), in the same step as the
+-- claim, right before the send: one round trip after the sender's token instead of two.
 local status = redis.call('HGET', KEYS[1], 'st')
 if status ~= 'queued' then return {0, status or 'missing'} end
+if KEYS[5] then
+  local busy = redis.call('PTTL', KEYS[5])
+  if busy > 0 then return {0, 'pair:' .. busy} end
+end
 local t = redis.call('TIME')
 local now = string.format('%d.%03d', t[1], math.floor(t[2] / 1000))
 local state = redis.call('HGET', KEYS[2], 'state')
@@ -18,6 +25,7 @@ if state == 'cancelled' then
   redis.call('RPUSH', KEYS[4], now .. ' cancelled')
   return {0, 'cancelled'}
 end
+if KEYS[5] then redis.call('SET', KEYS[5], '1', 'PX', ARGV[3]) end
 local attempts = redis.call('HINCRBY', KEYS[1], 'att', 1)
 redis.call('HSET', KEYS[1], 'st', 'sending', 'tl', now, 'tu', now, 'w', ARGV[1])
 redis.call('HSETNX', KEYS[1], 't1', now)

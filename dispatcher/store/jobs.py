@@ -231,13 +231,21 @@ class JobStore:
     async def history(self, job_id: str) -> list[str]:
         return [_text(x) for x in await self.redis.lrange(self.keys.history(job_id), 0, -1)]
 
-    async def claim(self, job_id: str, worker_id: str) -> tuple[bool, str]:
-        """queued -> sending, only while the campaign runs. Returns (claimed, attempts|reason)."""
+    async def claim(self, job_id: str, worker_id: str, pair_key: str | None = None,
+                    pair_interval_ms: int = 0) -> tuple[bool, str]:
+        """queued -> sending, only while the campaign runs. Returns (claimed, attempts|reason).
+
+        With ``pair_key`` the recipient's pair slot is checked and taken in the same script:
+        a busy slot answers ``(False, "pair:<ms until free>")`` and leaves the job queued.
+        """
         cid = campaign_of(job_id)
-        raw = await self._claim(
-            keys=[self.keys.job(job_id), self.keys.campaign(cid), self.keys.parked(cid),
-                  self.keys.history(job_id)],
-            args=[worker_id, job_id])
+        keys = [self.keys.job(job_id), self.keys.campaign(cid), self.keys.parked(cid),
+                self.keys.history(job_id)]
+        args: list[str | int] = [worker_id, job_id]
+        if pair_key is not None:
+            keys.append(pair_key)
+            args.append(max(1, pair_interval_ms))
+        raw = await self._claim(keys=keys, args=args)
         return bool(int(raw[0])), _text(raw[1])
 
     async def move(self, job_id: str, allowed: Iterable[Status], to: Status | str, *,

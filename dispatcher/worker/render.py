@@ -1,4 +1,4 @@
-"""The message a job sends, built from its record just before the send.
+"""The message a job sends, built from its record before the job waits for its token.
 
 A campaign's job keeps only the recipient and its row's values (``v``, a JSON array in the
 campaign's variable order); the template is stored once in the campaign hash (``tpl``) and
@@ -6,8 +6,11 @@ compiled once per worker process (cached here). The producer validated this very
 enqueue time, so rendering again cannot produce an invalid message. Jobs of ready-made messages
 keep their whole payload (``p``).
 
-Before building the message, the recipient is checked against the global opt-out list once more
-(a number added after enqueue must not be messaged): such a job moves to ``suppressed``.
+Before the batch is sent, its recipients are checked against the global opt-out list once more,
+in one round trip (a number added after enqueue must not be messaged): such jobs move to
+``suppressed``. Both happen before the sender's token is taken, so nothing but the claim stands
+between the token and the request (the provider sees the requests spaced as the limiter spaced
+them).
 """
 
 from __future__ import annotations
@@ -41,14 +44,21 @@ async def _template(rt: Runtime, campaign_id: str) -> MessageTemplate | None:
     return template
 
 
+async def suppressed_among(rt: Runtime, recipients: list[str]) -> set[str]:
+    """The recipients on the global opt-out list (one SMISMEMBER for the whole batch)."""
+    if not recipients:
+        return set()
+    found = await rt.store.redis.smismember(rt.store.keys.suppressed, recipients)
+    return {to for to, member in zip(recipients, found, strict=True) if member}
+
+
+async def suppress(rt: Runtime, job_id: str) -> None:
+    await rt.store.move(job_id, [Status.QUEUED], Status.SUPPRESSED, note="on the opt-out list")
+
+
 async def message_for(rt: Runtime, job_id: str, rec: dict[str, str]) -> dict[str, Any] | None:
-    """The wire-ready message of ``job_id``, or None when it must not be sent (the job has then
-    been moved to a final state by this function)."""
-    store = rt.store
-    if await store.redis.sismember(store.keys.suppressed, rec["to"]):
-        await store.move(job_id, [Status.SENDING], Status.SUPPRESSED,
-                         note="on the opt-out list")
-        return None
+    """The wire-ready message of the queued job ``job_id``, or None when it cannot be built
+    (the job has then been moved to ``failed`` by this function)."""
     if "p" in rec:
         payload: dict[str, Any] = orjson.loads(rec["p"])
         return payload
@@ -66,5 +76,5 @@ async def message_for(rt: Runtime, job_id: str, rec: dict[str, str]) -> dict[str
 
 async def _fail(rt: Runtime, job_id: str, reason: str) -> None:
     log.error("job %s: %s", job_id, reason)
-    await rt.store.move(job_id, [Status.SENDING], Status.FAILED, note="render",
+    await rt.store.move(job_id, [Status.QUEUED], Status.FAILED, note="render",
                         fields={"ecl": "render", "eco": "", "etx": reason[:300]})

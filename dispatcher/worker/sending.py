@@ -1,8 +1,12 @@
-"""The send path of one job: skip if done, pair limit, sender token, claim, send, record.
+"""The send path of one job: skip if done, opt-out check and message built (per batch), sender
+token, claim with the recipient's pair slot, send, record.
 
 Order matters. The claim (queued -> sending) comes after the rate-limit wait and right before the
 request, so a job is only ``sending`` while a request for it may be on the wire: that is what lets
 a dead worker's ``sending`` jobs be called ``unknown`` (ambiguous) rather than resent blindly.
+The claim takes the recipient's pair slot in the same script, after the token: taken earlier, a
+long token wait could bring two messages to one recipient closer than the provider allows. Every
+other step happens before the token, so only one round trip separates the token from the send.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from dispatcher.campaigns import pause_sender
 from dispatcher.errors import ConfigError
@@ -19,7 +24,7 @@ from dispatcher.phone import mask_phone
 from dispatcher.providers import ErrorClass, SendResult
 from dispatcher.store import Status
 from dispatcher.worker.guards import after_permanent_failure
-from dispatcher.worker.render import message_for
+from dispatcher.worker.render import message_for, suppress, suppressed_among
 from dispatcher.worker.retry import backoff_delay
 from dispatcher.worker.runtime import Runtime
 
@@ -35,42 +40,54 @@ async def process_batch(rt: Runtime, job_ids: Sequence[str]) -> int:
     records = await store.load(job_ids)
     queued = [(job_id, rec) for job_id, rec in zip(job_ids, records, strict=True)
               if rec is not None and rec.get("st") == Status.QUEUED]
-    jobs = queued
-    outcomes = await asyncio.gather(*(process_job(rt, job_id, rec) for job_id, rec in jobs),
+    jobs = await prepare_batch(rt, queued)
+    outcomes = await asyncio.gather(*(process_job(rt, *job) for job in jobs),
                                     return_exceptions=True)
-    for (job_id, _), outcome in zip(jobs, outcomes, strict=True):
+    for (job_id, _, _), outcome in zip(jobs, outcomes, strict=True):
         if isinstance(outcome, BaseException):
             log.error("job %s: unexpected error %s: %s", job_id, type(outcome).__name__, outcome)
     await store.release(rt.worker_id, job_ids)
     return sum(1 for outcome in outcomes if outcome is True)
 
 
-async def process_job(rt: Runtime, job_id: str, rec: dict[str, str]) -> bool:
+async def prepare_batch(rt: Runtime, queued: list[tuple[str, dict[str, str]]]
+                      ) -> list[tuple[str, dict[str, str], dict[str, Any]]]:
+    """The queued jobs with their messages built; opt-outs and unbuildable ones moved away."""
+    suppressed = await suppressed_among(rt, [rec["to"] for _, rec in queued])
+    await asyncio.gather(*(suppress(rt, job_id) for job_id, rec in queued
+                           if rec["to"] in suppressed))
+    ready = []
+    for job_id, rec in queued:
+        if rec["to"] in suppressed:
+            continue
+        message = await message_for(rt, job_id, rec)
+        if message is not None:
+            ready.append((job_id, rec, message))
+    return ready
+
+
+async def process_job(rt: Runtime, job_id: str, rec: dict[str, str],
+                      message: dict[str, Any]) -> bool:
     """Wait for the sender's token, claim the job, send it and record the answer."""
     sender = rec["s"]
     async with rt.in_flight:
         waited_from = time.monotonic()
         await rt.limiter.acquire(sender)
         METRICS.token_wait(sender, time.monotonic() - waited_from)
-        # The pair slot right before the send (after the token): taken earlier, a long token
-        # wait could bring two messages to one recipient closer than the provider allows.
-        # A recipient that must wait goes to the due set instead of holding up the others.
-        pair_wait_s = await rt.limiter.try_pair(sender, rec["to"])
-        if pair_wait_s > 0:
-            await rt.store.move(job_id, [Status.QUEUED], Status.RETRYING, delay_s=pair_wait_s,
-                                note="pair limit")
-            return False
-        claimed, info = await rt.store.claim(job_id, rt.worker_id)
+        limiter = rt.limiter
+        claimed, info = await rt.store.claim(job_id, rt.worker_id,
+                                             limiter.pair_key(sender, rec["to"]),
+                                             limiter.pair_interval_ms)
         if not claimed:
+            if info.startswith("pair:"):  # the recipient must wait: others go on meanwhile
+                await rt.store.move(job_id, [Status.QUEUED], Status.RETRYING,
+                                    delay_s=int(info[5:]) / 1000, note="pair limit")
             return False
         try:
             provider = rt.provider_for(sender)
         except ConfigError as exc:
             METRICS.outcome("failed", sender, job_id, "config")
             await _fail(rt, job_id, "config", 0, str(exc))
-            return False
-        message = await message_for(rt, job_id, rec)
-        if message is None:
             return False
         sent_from = time.monotonic()
         result = await provider.send(message, job_id=job_id)
