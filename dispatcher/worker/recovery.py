@@ -11,19 +11,25 @@ Every job a worker is working on sits in its *held* set. A worker that stops bea
   ``on_ambiguous = "fail"``, retried under ``"retry"``. Never resent silently.
 
 The broker's visibility timeout would take hours to redeliver; this takes ``lease_s`` plus one
-heartbeat period.
+heartbeat period. A worker calls others dead only after it has itself beaten steadily for a
+whole lease: when Redis was away for longer than the lease, every worker's last beat looks
+stale, and taking over the jobs of live workers busy sending would send them twice.
 
 A safety net covers the one window no lease can: a batch message the broker handed to a worker
 that died before it could record holding it. The sweeper (one worker at a time, under a lock)
 looks at running campaigns that have ``queued`` jobs but made no progress for ``STALL_S``, and
 publishes again the queued jobs that no live worker holds. Publishing twice is harmless: the
-claim decides.
+claim decides. In the same stalled campaigns it settles, like a dead worker's, the ``sending``
+jobs no live worker holds: nobody will record their outcome (the worker's Redis commands failed
+after the send for longer than its retries last, or a claim whose reply Redis lost in a restart
+was run again and refused).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Coroutine, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -65,12 +71,25 @@ async def _forever(rt: Runtime, name: str, step: Any, period_s: float) -> None:
 
 async def heartbeat_once(rt: Runtime) -> bool:
     dead = await rt.store.heartbeat(rt.worker_id, rt.settings.lease_s)
+    if not _beating_for_a_lease(rt):
+        return False
     for worker_id in dead:
         job_ids = await rt.store.takeover(worker_id, rt.worker_id, rt.settings.lease_s)
         if job_ids:
             log.warning("worker %s is silent: taking over %d job(s)", worker_id, len(job_ids))
         await settle(rt, job_ids)
     return False
+
+
+def _beating_for_a_lease(rt: Runtime) -> bool:
+    """True once this worker's beats have come steadily (well under half a lease apart, they
+    are due every fifth of one) for a whole lease: then the others had time to beat too."""
+    now = time.monotonic()
+    lease_s = rt.settings.lease_s
+    if now - rt.last_beat > lease_s / 2:  # first beat, or Redis (or this process) was away
+        rt.beating_since = now
+    rt.last_beat = now
+    return now - rt.beating_since >= lease_s
 
 
 async def settle(rt: Runtime, job_ids: Sequence[str]) -> None:
@@ -90,8 +109,8 @@ async def settle(rt: Runtime, job_ids: Sequence[str]) -> None:
     await rt.store.release(rt.worker_id, job_ids)
 
 
-async def _settle_sending(rt: Runtime, job_id: str) -> None:
-    note = "worker died while sending"
+async def _settle_sending(rt: Runtime, job_id: str,
+                          note: str = "worker died while sending") -> None:
     fields: dict[str, str | int | float] = {"ecl": "ambiguous", "eco": "", "etx": note}
     if rt.settings.on_ambiguous == "retry":
         await rt.store.move(job_id, [Status.SENDING], Status.RETRYING, delay_s=0.0, note=note,
@@ -129,11 +148,30 @@ async def sweep_once(rt: Runtime) -> bool:
             await store.redis.srem(store.keys.active, campaign_id)
             continue
         progress = float(info.get("tp") or info.get("created") or now)
-        if info.get("state") != "running" or int(info.get("n:queued", 0)) == 0 \
-                or now - progress < STALL_S:
+        if info.get("state") != "running" or now - progress < STALL_S:
             continue
-        await _republish_unheld(rt, campaign_id)
+        if int(info.get("n:sending", 0)):
+            await _settle_unheld_sending(rt, campaign_id)
+        if int(info.get("n:queued", 0)):
+            await _republish_unheld(rt, campaign_id)
     return False
+
+
+async def _settle_unheld_sending(rt: Runtime, campaign_id: str) -> None:
+    """A ``sending`` job is held by its worker from before the claim until after the outcome is
+    recorded; one that no registered worker holds will never get an outcome: settle it."""
+    store = rt.store
+    sending = await store.ids_in_status(campaign_id, Status.SENDING)
+    held = await store.held_by_any_worker()
+    orphans = [j for j in sending if j not in held]
+    if not orphans:
+        return
+    log.warning("campaign %s stalled: settling %d job(s) left sending with no outcome",
+                campaign_id, len(orphans))
+    await store.hold(rt.worker_id, orphans)
+    for job_id in orphans:
+        await _settle_sending(rt, job_id, note="sending, outcome never recorded")
+    await store.release(rt.worker_id, orphans)
 
 
 async def _republish_unheld(rt: Runtime, campaign_id: str) -> None:

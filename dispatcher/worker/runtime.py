@@ -22,6 +22,9 @@ from typing import Any, TypeVar
 import httpx
 import redis.asyncio as aioredis
 from celery import Celery
+from redis import exceptions as redis_errors
+from redis.asyncio.retry import Retry
+from redis.backoff import EqualJitterBackoff
 
 from dispatcher.errors import ConfigError
 from dispatcher.providers import Provider, make_async_client, make_provider
@@ -32,6 +35,17 @@ from dispatcher.store import JobStore
 
 log = logging.getLogger("dispatcher.worker")
 T = TypeVar("T")
+
+# Redis restarting or failing over: refused connections, then "loading the dataset", for a few
+# seconds. Without retries every command in that window raised, and the job it was for was left
+# `queued` in a live worker's held set or `sending` with its answer unrecorded: stuck for good.
+# So every command is retried with backoff for about half a minute. A command that ran but
+# whose reply was lost (Redis exits before writing the replies of its last loop) runs again:
+# the scripts are compare-and-set, so a repeat is refused, not applied twice; the one job this
+# can leave `sending` (a repeated claim) is settled by the sweeper (recovery.py).
+REDIS_RETRY = Retry(EqualJitterBackoff(cap=1.0, base=0.05), retries=40,
+                    supported_errors=(redis_errors.ConnectionError, redis_errors.TimeoutError,
+                                      redis_errors.BusyLoadingError))
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
@@ -55,6 +69,9 @@ class Runtime:
                                         daemon=True)
         self._providers: dict[str, Provider] = {}
         self._background: list[asyncio.Task[None]] = []
+        # Heartbeats as this process saw them (monotonic clock), for recovery.heartbeat_once.
+        self.last_beat = 0.0
+        self.beating_since = 0.0
         self.redis: aioredis.Redis
         self.store: JobStore
         self.limiter: RateLimiter
@@ -73,7 +90,7 @@ class Runtime:
     async def _setup(self) -> None:
         s = self.settings
         pool = aioredis.BlockingConnectionPool.from_url(s.redis_url, max_connections=64,
-                                                        timeout=30)
+                                                        timeout=30, retry=REDIS_RETRY)
         self.redis = aioredis.Redis(connection_pool=pool)
         self.store = JobStore(self.redis, s.key_prefix)
         self.limiter = limiter_for(self.redis, s)
