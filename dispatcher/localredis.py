@@ -29,6 +29,9 @@ class LocalRedis:
 
     port: int = field(default_factory=free_port)
     appendonly: bool = False
+    # With AOF on: "everysec" (Redis' default) can lose the last second of acknowledged writes
+    # if the machine (not the process) crashes; "always" fsyncs before every reply.
+    appendfsync: str = "everysec"
     directory: Path | None = None
     process: subprocess.Popen[bytes] | None = None
     _own_dir: tempfile.TemporaryDirectory[str] | None = None
@@ -46,7 +49,8 @@ class LocalRedis:
             self.directory = Path(self._own_dir.name)
         args = [
             binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-            "--appendonly", "yes" if self.appendonly else "no", "--dir", str(self.directory),
+            "--appendonly", "yes" if self.appendonly else "no", "--appendfsync", self.appendfsync,
+            "--dir", str(self.directory),
             "--maxmemory-policy", "noeviction", "--loglevel", "warning",
         ]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
