@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     rate_limit: float = Field(default=80.0, gt=0, le=10_000)
     rate_burst: int = Field(default=2, ge=1, le=1000)
     pair_interval_s: float = Field(default=6.0, ge=0, le=3600)
+    # Adaptive rate: a sender-throttled answer multiplies the shared rate by this (at most once
+    # a second); clean answers add this fraction of the configured rate back per second.
+    rate_decrease_factor: float = Field(default=0.7, gt=0, lt=1)
+    rate_increase_per_s: float = Field(default=0.05, gt=0, le=1)
     senders: list[SenderSettings] = Field(default_factory=list)
     default_region: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
     # Sending and retries.

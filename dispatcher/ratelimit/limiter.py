@@ -60,9 +60,14 @@ class RateInfo:
 
 @dataclass(frozen=True, slots=True)
 class AimdPolicy:
-    """How the shared rate reacts to throttling (decrease) and clean answers (increase)."""
+    """How the shared rate reacts to throttling (decrease) and clean answers (increase).
 
-    decrease_factor: float = 0.5
+    The cut is 0.7 (CUBIC's and the AWS SDKs' adaptive mode's beta), not TCP's 0.5: the
+    configured rate is the provider's published limit, so a 429 there is more often a short
+    bunch than a lower limit; a real lower limit is still reached geometrically (0.7^n).
+    """
+
+    decrease_factor: float = 0.7
     min_rate: float = 1.0
     decrease_window_s: float = 1.0  # at most one decrease per window, across all workers
     increase_fraction: float = 0.05  # per second, as a fraction of configured ...
@@ -296,10 +301,10 @@ class RateLimiter:
     # -- adaptive rate ------------------------------------------------------------------------
 
     async def on_throttled(self, sender: str, retry_after: float | None) -> None:
-        """The provider throttled the sender: halve its shared rate and obey ``Retry-After``.
+        """The provider throttled the sender: cut its shared rate and obey ``Retry-After``.
 
         The script allows one decrease per ``decrease_window_s`` across all workers, so the
-        429s of requests already in flight don't halve the rate again and again. A pause
+        429s of requests already in flight don't cut the rate again and again. A pause
         (``paused_until``) makes every worker's next ``acquire`` wait.
         """
         if retry_after is not None and not (math.isfinite(retry_after) and retry_after >= 0):

@@ -2,10 +2,10 @@
 --
 -- KEYS[1]  config hash  <prefix>:rl:{sender}
 -- ARGV[1]  default rate (used when the hash has no rate)
--- ARGV[2]  decrease factor (e.g. 0.5)
+-- ARGV[2]  decrease factor (e.g. 0.7)
 -- ARGV[3]  floor rate (tokens per second); never decreases below min(floor, configured)
 -- ARGV[4]  window in seconds: at most one decrease per window, so a burst of 429s from
---          requests already in flight halves the rate once, not once per answer
+--          requests already in flight cuts the rate once, not once per answer
 -- ARGV[5]  retry-after in seconds, or a negative number for none
 --
 -- Returns 1 when the rate was decreased, 0 when the window suppressed it.
