@@ -7,6 +7,10 @@ without weakening it:
 - the rendered block is validated with a fixed, already-normalised probe number, so the
   (expensive, ~20 us) number parsing happens once per row, in :func:`normalize_phone`, instead of
   twice; the row's own number is checked on its own, at the path ``to``;
+- only the parts of the message a row can change are validated per row (``fieldcheck.py``:
+  the model holding each templated string, or the outermost model with a rule across fields on
+  the way to it); a row failing there is validated whole, for the exact errors. The template
+  was validated whole once (:func:`check_template`), so nothing else can differ between rows;
 - results are remembered by the tuple of rendered strings (the only part of a message that
   varies between rows), so a template whose variables take few distinct values is validated
   once per distinct message; a static message is validated once per campaign.
@@ -21,6 +25,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from dispatcher.campaign.fieldcheck import FieldChecks
 from dispatcher.campaign.problems import FieldError
 from dispatcher.campaign.readers import Row
 from dispatcher.campaign.template import MessageTemplate, RenderError
@@ -75,6 +80,9 @@ class RowChecker:
         self._static = template.is_static
         self._has_values = bool(template.variables)
         self._cache: dict[tuple[str, ...], list[tuple[str, str]]] = {}
+        self._parts = FieldChecks(
+            {"to": PROBE_TO, "type": "interactive", "interactive": template.block},
+            [("interactive", *path) for path in template.field_paths], region)
 
     def check(self, row: Row) -> Accepted | list[Problem] | None:
         """``None`` when the number is on the campaign's own opt-out file."""
@@ -98,7 +106,8 @@ class RowChecker:
             return [(f"interactive.{exc.path}", exc.reason)]
         errors = self._cache.get(strings)
         if errors is None:
-            errors = _validate_block(self.template.build(strings), self.region)
+            errors = [] if self._parts.valid(strings) else \
+                _validate_block(self.template.build(strings), self.region)
             if len(self._cache) >= _CACHE_MAX:
                 self._cache.pop(next(iter(self._cache)))
             self._cache[strings] = errors

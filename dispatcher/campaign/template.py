@@ -82,6 +82,8 @@ class MessageTemplate:
         index = {name: i for i, name in enumerate(self.variables)}
         self._fields = [_compile(path, text, index) for path, text in found]
         self.templated_paths = frozenset(f.json_path for f in self._fields)
+        self.field_paths: tuple[Path, ...] = tuple(f.path for f in self._fields)
+        """Where each string of :meth:`rendered_strings` goes in the block, in the same order."""
 
     @property
     def is_static(self) -> bool:
