@@ -3,6 +3,7 @@
 A real ``redis-server`` listens with TLS only, with a certificate signed by a CA made here with
 ``openssl``. One URL (``?ssl_ca_certs=...``) configures both clients; without it both refuse
 the unknown CA (kombu alone would have connected without checking: ``broker_ssl_options``).
+A server that requires client certificates takes ``ssl_certfile``/``ssl_keyfile`` from the URL.
 """
 
 from __future__ import annotations
@@ -47,25 +48,47 @@ def _make_certs(folder: Path) -> None:
     _openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
              "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "san.ext",
              cwd=folder)
-    (folder / "server.key").chmod(0o600)
+    _openssl("req", *ec, "-keyout", "client.key", "-out", "client.csr",
+             "-subj", "/CN=dispatcher worker", cwd=folder)
+    _openssl("x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+             "-CAcreateserial", "-out", "client.pem", "-days", "2", cwd=folder)
+    for key in ("server.key", "client.key"):
+        (folder / key).chmod(0o600)
 
 
 @pytest.fixture(scope="module")
-def tls_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
-    """(port, CA file) of a redis-server that only speaks TLS."""
+def certs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if shutil.which("openssl") is None or shutil.which("redis-server") is None:
         pytest.skip("openssl and redis-server are needed")
     folder = tmp_path_factory.mktemp("tls")
     _make_certs(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def tls_redis(certs: Path) -> Iterator[tuple[int, Path]]:
+    """(port, CA file) of a redis-server that only speaks TLS."""
+    yield from _tls_server(certs, auth_clients="no")
+
+
+@pytest.fixture(scope="module")
+def mtls_redis(certs: Path) -> Iterator[tuple[int, Path]]:
+    """The same, requiring a client certificate signed by the CA."""
+    yield from _tls_server(certs, auth_clients="yes")
+
+
+def _tls_server(folder: Path, auth_clients: str) -> Iterator[tuple[int, Path]]:
     port = free_port()
     process = subprocess.Popen(
         ["redis-server", "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1",
          "--tls-cert-file", "server.pem", "--tls-key-file", "server.key",
-         "--tls-ca-cert-file", "ca.pem", "--tls-auth-clients", "no", "--save", "",
+         "--tls-ca-cert-file", "ca.pem", "--tls-auth-clients", auth_clients, "--save", "",
          "--appendonly", "no", "--dir", str(folder), "--loglevel", "warning"],
         cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     client = redis.Redis(host="127.0.0.1", port=port, ssl=True,
-                         ssl_ca_certs=str(folder / "ca.pem"))
+                         ssl_ca_certs=str(folder / "ca.pem"),
+                         ssl_certfile=str(folder / "client.pem"),
+                         ssl_keyfile=str(folder / "client.key"))
     try:
         deadline = time.monotonic() + 10
         while True:
@@ -112,3 +135,23 @@ def test_both_clients_refuse_an_unknown_ca(tls_redis: tuple[int, Path]) -> None:
             Exception, match="certificate verify failed"):
         connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0,
                                      timeout=5)
+
+
+def test_client_certificate_in_the_url(mtls_redis: tuple[int, Path]) -> None:
+    port, ca = mtls_redis
+    folder = ca.parent
+    base = f"rediss://127.0.0.1:{port}/0?ssl_ca_certs={ca}"
+    without = redis.Redis.from_url(base)
+    with pytest.raises(redis.ConnectionError):
+        without.ping()  # the server wants a client certificate
+    without.close()
+    url = f"{base}&ssl_certfile={folder / 'client.pem'}&ssl_keyfile={folder / 'client.key'}"
+    store = redis.Redis.from_url(url)
+    try:
+        store.delete(QUEUE)
+        assert store.ping()
+        celery_app = make_celery(load_settings(redis_url=url))
+        assert publish(celery_app, ["c2.1"], batch_size=10) == 1
+        assert store.llen(QUEUE) == 1
+    finally:
+        store.close()
