@@ -46,7 +46,7 @@ LIST_EXAMPLE: dict[str, Any] = {
             {"id": "row_other", "title": "Speak to Agent",
              "description": "Transfer directly to a live agent"}]}]}}}
 
-THROTTLE_EVERY = 500  # one recipient in 500 is answered 429 + Retry-After once
+THROTTLE_EVERY = 1000  # one recipient in 1000 is answered 429 + Retry-After once
 RECEIPTS_WAIT_S = 20.0
 POLL_S = 0.3
 PLAIN_EVERY_S = 2.0  # progress lines when the output is not a terminal
@@ -71,7 +71,7 @@ def demo_sandbox(count: int) -> SandboxConfig:
     delivery webhooks: mostly delivered, many read, some replies, 2% failed on the handset."""
     throttles = [FaultRule(to=recipient(i), status=429, code=130429, retry_after=1.0, times=1,
                            message="Rate limit hit")
-                 for i in range(THROTTLE_EVERY // 2, count, THROTTLE_EVERY)]
+                 for i in range(min(THROTTLE_EVERY, count) // 2, count, THROTTLE_EVERY)]
     return SandboxConfig(latency_ms=30, fail_rate=0.05, seed=1, faults=throttles,
                          delivered_rate=0.97, read_rate=0.6, failed_rate=0.02, reply_rate=0.2,
                          callback_delay_ms=150)
@@ -83,6 +83,10 @@ class Outcome:
 
     details: dict[str, Any]
     dashboard_url: str
+
+    @property
+    def campaign_id(self) -> str:
+        return str(self.details["campaign_id"])
 
     @property
     def ok(self) -> bool:
@@ -119,21 +123,33 @@ def _run(count: int, workers: int, keep: bool, console: Console, logs: Path) -> 
                   f"{workers} worker process(es)...")
     with LocalStack(workers=workers, sandbox=demo_sandbox(count), settings_env=WORKER_ENV,
                     log_dir=logs, redis_url=os.environ.get("DISPATCHER_REDIS_URL"),
-                    api=True) as stack:
-        _describe(stack, console)
-        stack.wait_workers_ready()
-        result = enqueue(stack, demo_messages(count), name="demo")
-        console.print(f"campaign {result.campaign_id}: {result.accepted} accepted, "
-                      f"{result.rejected} rejected; the first problems:")
-        for problem in result.problems[:3]:
-            console.print(f"  {problem}", markup=False)
-        details = asyncio.run(_watch(stack, result.campaign_id, result.accepted, console))
-        outcome = Outcome(details, stack.dashboard_url(result.campaign_id))
-        _summary(stack, outcome, console)
-        if keep:
-            _keep(stack, result.campaign_id, console)
+                    api=True, worker_stop_timeout_s=5.0) as stack:
+        try:
+            outcome = _campaign(stack, count, console)
+            if keep:
+                _keep(stack, outcome.campaign_id, console)
+        except Interrupted:
+            # A terminal's Ctrl-C reaches the private Redis too: the workers have nothing
+            # left to finish, so they get a second, not the warm shutdown's full wait.
+            stack.stop(worker_timeout_s=1.0 if stack.redis_server else None)
+            raise
         console.print("stopping everything the demo started...")
     console.print("stopped")
+    return outcome
+
+
+def _campaign(stack: LocalStack, count: int, console: Console) -> Outcome:
+    """Enqueue the demo campaign, show its progress, then the summary."""
+    _describe(stack, console)
+    stack.wait_workers_ready()
+    result = enqueue(stack, demo_messages(count), name="demo")
+    console.print(f"campaign {result.campaign_id}: {result.accepted} accepted, "
+                  f"{result.rejected} rejected; the first problems:")
+    for problem in result.problems[:3]:
+        console.print(f"  {problem}", markup=False)
+    details = asyncio.run(_watch(stack, result.campaign_id, result.accepted, console))
+    outcome = Outcome(details, stack.dashboard_url(result.campaign_id))
+    _summary(stack, outcome, console)
     return outcome
 
 

@@ -218,6 +218,8 @@ class LocalStack:
     api_token: str = field(default_factory=_secret, repr=False)
     webhook_secret: str = field(default_factory=_secret, repr=False)
     api_process: ApiProcess | None = None
+    # How long stopping workers may take (in-flight batches finish) before SIGKILL.
+    worker_stop_timeout_s: float = 10.0
 
     def start(self) -> LocalStack:
         try:
@@ -306,12 +308,15 @@ class LocalStack:
         finally:
             client.close()
 
-    def stop(self, worker_timeout_s: float = 10.0) -> None:
+    def stop(self, worker_timeout_s: float | None = None) -> None:
         """Stop everything this stack started; stop signals wait until it is done.
 
-        The workers get SIGTERM together and ``worker_timeout_s`` in all to finish their
-        in-flight batches before SIGKILL; then the HTTP service, the sandbox and Redis.
+        The workers get SIGTERM together and ``worker_timeout_s`` (default
+        ``worker_stop_timeout_s``) in all to finish their in-flight batches before SIGKILL;
+        then the HTTP service, the sandbox and Redis.
         """
+        if worker_timeout_s is None:
+            worker_timeout_s = self.worker_stop_timeout_s
         with _held(drop=True):
             for worker in self.worker_processes:
                 worker.terminate()
