@@ -13,6 +13,7 @@ import typer
 
 from dispatcher.cli.app import app, err, out, print_json, settings
 from dispatcher.cli.redis_access import with_store
+from dispatcher.errors import InputError
 from dispatcher.store import Status
 
 if TYPE_CHECKING:
@@ -31,8 +32,12 @@ class ProblemReport:
     def __init__(self, path: Path | None) -> None:
         self.path = path
         self.count = 0
-        self._handle: IO[bytes] = (path.open("w+b") if path is not None
-                                   else tempfile.TemporaryFile())  # noqa: SIM115
+        try:
+            self._handle: IO[bytes] = (path.open("w+b") if path is not None
+                                       else tempfile.TemporaryFile())  # noqa: SIM115
+        except OSError as exc:
+            raise InputError(f"--report {path}: cannot write the report: "
+                             f"{exc.strerror or exc}") from None
 
     def __call__(self, problem: Problem) -> None:
         self.count += 1
