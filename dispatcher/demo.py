@@ -16,14 +16,15 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from dispatcher.localstack import Interrupted, LocalStack, stop_on_signals
 from dispatcher.monitor import campaign_details
@@ -189,7 +190,7 @@ class _Watcher:
         return (f"delivered {details['reached']['delivered']} read {counts['read']} "
                 f"failed {counts['failed']} retrying {counts['retrying']} | sandbox 503s "
                 f"{answered.get('503', 0)} 429s {answered.get('429', 0)} | rate "
-                f"{rate.current:.0f}/{rate.configured:.0f}/s{paused}")
+                f"{rate.current:.0f} of {rate.configured:.0f}/s{paused}")
 
     def receipts_settled(self, previous_sent: int | None) -> bool:
         return (self.sandbox.get("callbacks_pending") == 0
@@ -199,6 +200,16 @@ class _Watcher:
         await self.client.aclose()
 
 
+class _Progress(Progress):
+    """The bar, with the details on a line of their own below it (they don't fit beside)."""
+
+    detail = ""
+
+    def get_renderables(self) -> Iterable[RenderableType]:
+        yield self.make_tasks_table(self.tasks)
+        yield Text(self.detail, overflow="ellipsis", no_wrap=True)
+
+
 async def _watch(stack: LocalStack, campaign_id: str, accepted: int,
                  console: Console) -> dict[str, Any]:
     """Live progress until the campaign ends and the sandbox's receipts have all arrived.
@@ -206,20 +217,20 @@ async def _watch(stack: LocalStack, campaign_id: str, accepted: int,
     A progress bar on a terminal; otherwise (a pipe, CI) one line every few seconds.
     """
     watcher = _Watcher(stack, campaign_id)
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("{task.fields[detail]}"), TimeElapsedColumn())
-    progress = Progress(*columns, console=console, transient=False,
-                        disable=not console.is_terminal)
+    progress = _Progress(TextColumn("[bold]{task.description}"), BarColumn(bar_width=None),
+                         MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+                         transient=False, disable=not console.is_terminal)
     plain_at = time.monotonic()
     ended_at: float | None = None
     sent_before: int | None = None
     try:
         with progress:
-            task = progress.add_task("sending", total=accepted, detail="")
+            task = progress.add_task("sending", total=accepted)
             while True:
                 details = await watcher.poll()
                 done, line = accepted - details["pending"], watcher.line(details)
-                progress.update(task, completed=done, detail=line)
+                progress.detail = line
+                progress.update(task, completed=done)
                 if not console.is_terminal and time.monotonic() >= plain_at:
                     plain_at = time.monotonic() + PLAIN_EVERY_S
                     console.print(f"sending {done}/{accepted} {line}", markup=False)
@@ -259,7 +270,7 @@ def _summary(stack: LocalStack, outcome: Outcome, console: Console) -> None:
     console.print(f"  sandbox: {stats.get('received')} requests, {stats.get('accepted')} "
                   f"accepted, {answered.get('503', 0)} answered 503 (retried), "
                   f"{answered.get('429', 0)} answered 429 with Retry-After (sender paused), "
-                  f"{stats.get('duplicates_by_key')} duplicates; {stats.get('callbacks_sent')} "
+                  f"{stats.get('duplicates_by_key')} sent twice; {stats.get('callbacks_sent')} "
                   f"signed webhook POSTs", markup=False)
     console.print(f"  dashboard: {outcome.dashboard_url}", markup=False)
 
