@@ -11,10 +11,10 @@ rendered at send time), or ``p`` a whole payload (JSON, for producers of ready-m
 ``st`` status, ``att`` attempts, ``thr`` attempts that were throttled, ``pid`` provider
 message id, ``ecl``/``eco``/``etx`` last error class, code and text, ``t0`` created, ``t1`` first
 attempt, ``tl`` last attempt, ``ts`` sent, ``tu`` last status change, ``due`` next retry,
-``w`` worker of the last claim. A campaign's jobs carry neither campaign nor sender (``c``, ``s``:
-older records may): the campaign is in the job id, the sender in the campaign; :meth:`JobStore.load`
-and :meth:`JobStore.job` fill them in. Keeping a queued job to three short fields is what holds
-Redis memory under 512 bytes per job.
+``w`` worker of the last claim, ``ci`` its claim id. A campaign's jobs carry neither campaign
+nor sender (``c``, ``s``: older records may): the campaign is in the job id, the sender in the
+campaign; :meth:`JobStore.load` and :meth:`JobStore.job` fill them in. Keeping a queued job to
+three short fields is what holds Redis memory under 512 bytes per job.
 """
 
 from __future__ import annotations
@@ -232,19 +232,20 @@ class JobStore:
         return [_text(x) for x in await self.redis.lrange(self.keys.history(job_id), 0, -1)]
 
     async def claim(self, job_id: str, worker_id: str, pair_key: str | None = None,
-                    pair_interval_ms: int = 0) -> tuple[bool, str]:
+                    pair_interval_ms: int = 0, claim_id: str = "") -> tuple[bool, str]:
         """queued -> sending, only while the campaign runs. Returns (claimed, attempts|reason).
 
         With ``pair_key`` the recipient's pair slot is checked and taken in the same script:
         a busy slot answers ``(False, "pair:<ms until free>")`` and leaves the job queued.
+        ``claim_id`` (unique per call) makes a resent claim (Redis restarted before replying)
+        find its own claim instead of being refused.
         """
         cid = campaign_of(job_id)
         keys = [self.keys.job(job_id), self.keys.campaign(cid), self.keys.parked(cid),
                 self.keys.history(job_id)]
-        args: list[str | int] = [worker_id, job_id]
+        args: list[str | int] = [worker_id, job_id, claim_id, max(1, pair_interval_ms)]
         if pair_key is not None:
             keys.append(pair_key)
-            args.append(max(1, pair_interval_ms))
         raw = await self._claim(keys=keys, args=args)
         return bool(int(raw[0])), _text(raw[1])
 

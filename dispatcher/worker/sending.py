@@ -12,6 +12,7 @@ other step happens before the token, so only one round trip separates the token 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from collections.abc import Sequence
@@ -31,6 +32,7 @@ from dispatcher.worker.runtime import Runtime
 log = logging.getLogger("dispatcher.worker")
 
 SENT_FROM = (Status.SENDING, Status.UNKNOWN)  # a late success beats the reaper's "unknown"
+_claim_numbers = itertools.count(1)  # with the worker id: a claim id unique per claim call
 
 
 async def process_batch(rt: Runtime, job_ids: Sequence[str]) -> int:
@@ -75,9 +77,10 @@ async def process_job(rt: Runtime, job_id: str, rec: dict[str, str],
         await rt.limiter.acquire(sender)
         METRICS.token_wait(sender, time.monotonic() - waited_from)
         limiter = rt.limiter
+        claim_id = f"{rt.worker_id}.{next(_claim_numbers)}"
         claimed, info = await rt.store.claim(job_id, rt.worker_id,
                                              limiter.pair_key(sender, rec["to"]),
-                                             limiter.pair_interval_ms)
+                                             limiter.pair_interval_ms, claim_id)
         if not claimed:
             if info.startswith("pair:"):  # the recipient must wait: others go on meanwhile
                 await rt.store.move(job_id, [Status.QUEUED], Status.RETRYING,
