@@ -19,10 +19,10 @@ A safety net covers the one window no lease can: a batch message the broker hand
 that died before it could record holding it. The sweeper (one worker at a time, under a lock)
 looks at running campaigns that have ``queued`` jobs but made no progress for ``STALL_S``, and
 publishes again the queued jobs that no live worker holds. Publishing twice is harmless: the
-claim decides. In the same stalled campaigns it settles, like a dead worker's, the ``sending``
-jobs no live worker holds: nobody will record their outcome (the worker's Redis commands failed
-after the send for longer than its retries last, or a claim whose reply Redis lost in a restart
-was run again and refused).
+claim decides. In running campaigns with ``sending`` jobs but no progress for ``lease_s``, it
+settles like a dead worker's the ``sending`` jobs no live worker holds: nobody will record their
+outcome (the worker's Redis commands failed after the send for longer than its retries last, or
+a claim whose reply Redis lost in a restart was run again and refused).
 """
 
 from __future__ import annotations
@@ -147,23 +147,30 @@ async def sweep_once(rt: Runtime) -> bool:
         if info.get("state") in (None, "cancelled") or pending == 0:
             await store.redis.srem(store.keys.active, campaign_id)
             continue
-        progress = float(info.get("tp") or info.get("created") or now)
-        if info.get("state") != "running" or now - progress < STALL_S:
+        idle_s = now - float(info.get("tp") or info.get("created") or now)
+        if info.get("state") != "running":
             continue
-        if int(info.get("n:sending", 0)):
+        # A campaign with jobs `sending` but no progress for a lease is rare: the walk is cheap.
+        if int(info.get("n:sending", 0)) and idle_s >= rt.settings.lease_s:
             await _settle_unheld_sending(rt, campaign_id)
-        if int(info.get("n:queued", 0)):
+        if int(info.get("n:queued", 0)) and idle_s >= STALL_S:
             await _republish_unheld(rt, campaign_id)
     return False
 
 
 async def _settle_unheld_sending(rt: Runtime, campaign_id: str) -> None:
     """A ``sending`` job is held by its worker from before the claim until after the outcome is
-    recorded; one that no registered worker holds will never get an outcome: settle it."""
+    recorded; one that no registered worker holds will never get an outcome: settle it. Only
+    once its claim is older than any request can last (plus a lease), so that even a job whose
+    hold a second batch of the same worker released is past its send."""
     store = rt.store
+    s = rt.settings
     sending = await store.ids_in_status(campaign_id, Status.SENDING)
     held = await store.held_by_any_worker()
-    orphans = [j for j in sending if j not in held]
+    unheld = [j for j in sending if j not in held]
+    oldest = await store.now() - (s.connect_timeout_s + s.read_timeout_s + s.lease_s)
+    claimed = [await store.redis.hget(store.keys.job(j), "tl") for j in unheld]
+    orphans = [j for j, at in zip(unheld, claimed, strict=True) if at and float(at) < oldest]
     if not orphans:
         return
     log.warning("campaign %s stalled: settling %d job(s) left sending with no outcome",
