@@ -17,6 +17,11 @@ row validate just that part, with the same pydantic models as the full check:
 Every templated string inside a part is rendered into it (so no placeholder text is judged).
 The parts come from a skeleton serialised once and are rebuilt per row with ``orjson.loads``.
 
+Why that is enough: pydantic judges each field of a model on that field's value alone, except
+through the validators above; a union's member is chosen by a ``type`` that placeholders may
+not change (any other union is left to the model holding it); and everything outside the
+templated strings is the template's own, validated whole once.
+
 Only the verdict comes from here: a row that fails any part is checked again with the full
 model, whose errors (paths, reasons, order) are the ones reported. tests/test_campaign_fieldcheck.py
 compares the verdict with the full model's on random rows of many templates.
@@ -44,7 +49,7 @@ from pydantic import (
 from dispatcher.messages import OutboundMessage
 from dispatcher.messages.common import FALLBACK_TAG
 
-__all__ = ["FieldChecks", "scope_of"]
+__all__ = ["WHOLE", "FieldChecks", "scope_of"]
 
 Path = tuple[str | int, ...]
 CACHE_MAX = 4096
