@@ -52,6 +52,25 @@ def cpu_busy() -> tuple[int, int]:
     return sum(fields) - idle, sum(fields)
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) used so far by ``pid`` and its waited-for children."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def stack_cpu(stack: LocalStack) -> dict[str, float]:
+    """CPU seconds so far of the workers (every process of their groups), sandbox and Redis."""
+    workers = 0.0
+    for worker in stack.worker_processes:
+        listed = subprocess.run(["pgrep", "-g", str(worker.pid)], capture_output=True,
+                                text=True, check=False).stdout.split()
+        workers += sum(cpu_seconds(int(pid)) for pid in listed)
+    sandbox = stack.sandbox_process.proc if stack.sandbox_process else None
+    redis = stack.redis_server.process if stack.redis_server else None
+    return {"workers": workers, "sandbox": cpu_seconds(sandbox.pid) if sandbox else 0.0,
+            "redis": cpu_seconds(redis.pid) if redis else 0.0}
+
+
 def run_dispatcher(rate: float, seconds: float, enforce: bool = True) -> dict[str, Any]:
     """The dispatcher at ``rate``; with ``enforce=False`` the sandbox takes everything, which
     measures how much of the rate this machine can carry at all."""
@@ -64,10 +83,14 @@ def run_dispatcher(rate: float, seconds: float, enforce: bool = True) -> dict[st
         stack.wait_workers_ready()
         result = enqueue(stack, button_messages(count), name=f"rate {rate}")
         busy_0, total_0 = cpu_busy()
+        cpu_0 = stack_cpu(stack)
         wait_until(stack, result.campaign_id, {"done"}, timeout_s=seconds * 4 + 60)
         busy_1, total_1 = cpu_busy()
+        cpu_1 = stack_cpu(stack)
         figures = window_figures(stack.sandbox_process.stats(), rate)  # type: ignore[union-attr]
         figures["cpu_busy"] = (busy_1 - busy_0) / max(1, total_1 - total_0)
+        figures["cpu_us_per_message"] = {
+            part: (cpu_1[part] - cpu_0[part]) / count * 1e6 for part in cpu_0}
         return figures
 
 
@@ -112,7 +135,8 @@ def show(label: str, rate: float, figures: dict[str, Any]) -> None:
           f"429s {figures['throttled']:.0f}, accepted {figures['accepted']:.0f}")
     if "cpu_busy" in figures:
         print(f"  machine CPU busy while sending: {figures['cpu_busy']:.0%} of "
-              f"{os.cpu_count()} cores")
+              f"{os.cpu_count()} cores; CPU per message: " + ", ".join(
+                  f"{part} {us:.0f} us" for part, us in figures["cpu_us_per_message"].items()))
     print(f"  accepted per second: {figures['series']}")
     if figures["throttled_at"]:
         print(f"  429s by second from the first: {figures['throttled_at']}")

@@ -80,7 +80,7 @@ class Settings(BaseSettings):
     pair_interval_s: float = Field(default=6.0, gt=0, le=3600)
     # Adaptive rate: a sender-throttled answer multiplies the shared rate by this (at most once
     # a second); clean answers add this fraction of the configured rate back per second.
-    rate_decrease_factor: float = Field(default=0.7, gt=0, lt=1)
+    rate_decrease_factor: float = Field(default=0.5, gt=0, lt=1)
     rate_increase_per_s: float = Field(default=0.05, gt=0, le=1)
     senders: list[SenderSettings] = Field(default_factory=list)
     default_region: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")

@@ -242,7 +242,7 @@ def test_crowd_of_waiters_reserves_within_cap_and_queues_cheaply(redis_url: str)
 # -- (d) adaptive rate -------------------------------------------------------------------------
 
 
-def test_on_throttled_cuts_once_per_window_and_pauses_everyone(redis_url: str) -> None:
+def test_on_throttled_halves_once_per_window_and_pauses_everyone(redis_url: str) -> None:
     sender = _sender()
 
     async def main() -> None:
@@ -250,10 +250,10 @@ def test_on_throttled_cuts_once_per_window_and_pauses_everyone(redis_url: str) -
             await a.set_rate(sender, 100.0)
             # a burst of 429s from requests in flight: one decrease only
             await asyncio.gather(*(a.on_throttled(sender, None) for _ in range(10)))
-            assert (await b.get_rate(sender)).current == 70.0  # x 0.7
+            assert (await b.get_rate(sender)).current == 50.0
             await a.on_throttled(sender, 0.6)  # same window: pause, no decrease
             info = await b.get_rate(sender)
-            assert info.current == 70.0
+            assert info.current == 50.0
             assert info.configured == 100.0
             assert info.paused_until is not None
             waits = await asyncio.gather(a.acquire(sender), b.acquire(sender), b.acquire(sender))
@@ -261,7 +261,7 @@ def test_on_throttled_cuts_once_per_window_and_pauses_everyone(redis_url: str) -
             assert (await b.get_rate(sender)).paused_until is None
             await asyncio.sleep(1.0 - 0.6)  # the decrease window is over
             await b.on_throttled(sender, None)
-            assert (await a.get_rate(sender)).current == 49.0
+            assert (await a.get_rate(sender)).current == 25.0
 
     run(main())
 
@@ -291,14 +291,14 @@ def test_on_success_climbs_back_cheaply(redis_url: str) -> None:
             await lim.load_scripts()
             await lim.set_rate(sender, 100.0)
             await lim.on_throttled(sender, None)
-            assert (await lim.get_rate(sender)).current == 70.0
+            assert (await lim.get_rate(sender)).current == 50.0
             await asyncio.sleep(1.0)
             before = client.calls
             for _ in range(1000):
                 await lim.on_success(sender)
             assert client.calls - before == 1, "at most one round trip per second"
             current = (await lim.get_rate(sender)).current
-            assert 74.0 <= current <= 77.0  # +5% of configured per clean second
+            assert 54.0 <= current <= 57.0  # +5% of configured per clean second
         finally:
             await client.aclose()
 

@@ -2,7 +2,7 @@
 --
 -- KEYS[1]  config hash  <prefix>:rl:{sender}
 -- ARGV[1]  default rate (used when the hash has no rate)
--- ARGV[2]  decrease factor (e.g. 0.7)
+-- ARGV[2]  decrease factor (e.g. 0.5)
 -- ARGV[3]  floor rate (tokens per second); never decreases below min(floor, configured)
 -- ARGV[4]  window in seconds: at most one decrease per window, so a burst of 429s from
 --          requests already in flight cuts the rate once, not once per answer
