@@ -42,6 +42,9 @@ DEFAULT_AUTO_PAUSE_RATE = 0.25
 DEFAULT_AUTO_PAUSE_MIN = 100
 """... and only once this many jobs are finished (a few early failures are not a trend)."""
 MAX_CAMPAIGN_FILE_BYTES = 1 << 20
+MAX_NESTING = 32
+"""Levels of mappings and lists a campaign may nest; a message needs about eight. Deeper, the
+YAML parser, the JSON encoder or the template walk would stop with a recursion error."""
 
 
 class AutoPause(BaseModel):
@@ -108,6 +111,10 @@ def spec_from_mapping(data: Any, where: str = "campaign") -> CampaignSpec:
     """Validate a decoded campaign; the first problem becomes one :class:`InputError` line."""
     if not isinstance(data, dict):
         raise InputError(f"{where}: expected a mapping with name, sender, message, recipients")
+    too_deep = _nested_too_deep(data, MAX_NESTING)
+    if too_deep is not None:
+        raise FieldError(json_path(too_deep), f"nested more than {MAX_NESTING} levels deep",
+                         where)
     try:
         return CampaignSpec.model_validate(data)
     except ValidationError as exc:
@@ -122,6 +129,32 @@ def spec_from_mapping(data: Any, where: str = "campaign") -> CampaignSpec:
         more = len(exc.errors()) - 1
         suffix = f" (and {more} more problem(s))" if more else ""
         raise FieldError(json_path(loc), reason + suffix, where) from None
+
+
+def _nested_too_deep(value: Any, limit: int) -> tuple[str | int, ...] | None:
+    """The path of the first value nested deeper than ``limit`` levels, without recursion."""
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, dict | list) and len(path) >= limit:
+            return path
+        if isinstance(item, dict):
+            stack.extend((v, (*path, str(k))) for k, v in item.items())
+        elif isinstance(item, list):
+            stack.extend((v, (*path, i)) for i, v in enumerate(item))
+    return None
+
+
+class _CampaignLoader(yaml.SafeLoader):
+    """Safe YAML without aliases: ``*name`` lets a file of a few hundred bytes expand to
+    billions of values (the "billion laughs"), and a campaign file has no use for them."""
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed in a campaign file",
+                self.peek_event().start_mark)  # type: ignore[no-untyped-call]
+        return super().compose_node(parent, index)
 
 
 def load_campaign_file(path: Path) -> CampaignSpec:
@@ -150,7 +183,9 @@ def _decode(path: Path, text: str) -> Any:
         except orjson.JSONDecodeError as exc:
             raise InputError(f"{path}: line {exc.lineno}: not valid JSON: {exc.msg}") from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_CampaignLoader)  # noqa: S506 - a SafeLoader
+    except RecursionError:
+        raise InputError(f"{path}: nested more than the YAML reader can follow") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
