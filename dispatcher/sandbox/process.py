@@ -71,8 +71,11 @@ class SandboxClient:
         self._call("POST", "/_sandbox/reset")
 
 
-def _wait_until_answering(url: str, deadline: float) -> None:
+def _wait_until_answering(url: str, deadline: float,
+                          proc: subprocess.Popen[bytes] | None = None) -> None:
     while True:
+        if proc is not None and proc.poll() is not None:  # stopped after it announced
+            raise RuntimeError(f"sandbox exited during start (exit code {proc.returncode})")
         try:
             if httpx.get(url + "/_sandbox/stats", timeout=1.0).status_code == 200:
                 return
@@ -105,7 +108,7 @@ class SandboxProcess(SandboxClient):
         try:
             assert self.proc.stdout is not None
             self.url = _read_ready_line(self.proc, self.proc.stdout, deadline)
-            _wait_until_answering(self.url, deadline)
+            _wait_until_answering(self.url, deadline, self.proc)
         except BaseException:
             self.stop()
             raise
