@@ -26,7 +26,7 @@ from rich.console import Console, RenderableType
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from dispatcher.localstack import Interrupted, LocalStack, stop_on_signals
+from dispatcher.localstack import Interrupted, LocalStack, check_stop, stop_on_signals
 from dispatcher.monitor import campaign_details
 from dispatcher.ratelimit.control import read_rate
 from dispatcher.sandbox import FaultRule, SandboxConfig
@@ -148,6 +148,7 @@ def _campaign(stack: LocalStack, count: int, console: Console) -> Outcome:
                   f"{result.rejected} rejected; the first problems:")
     for problem in result.problems[:3]:
         console.print(f"  {problem}", markup=False)
+    check_stop()
     details = asyncio.run(_watch(stack, result.campaign_id, result.accepted, console))
     outcome = Outcome(details, stack.dashboard_url(result.campaign_id))
     _summary(stack, outcome, console)
@@ -245,6 +246,7 @@ async def _watch(stack: LocalStack, campaign_id: str, accepted: int,
                         return details
                     sent_before = watcher.sandbox.get("callbacks_sent")
                 await asyncio.sleep(POLL_S)
+                check_stop()
     finally:
         await watcher.close()
 
@@ -287,4 +289,5 @@ def _keep(stack: LocalStack, campaign_id: str, console: Console) -> None:
             f"curl {stack.env['DISPATCHER_PROVIDER_URL']}/_sandbox/stats"):
         console.print(f"  {line}", markup=False)
     while True:
-        time.sleep(3600)
+        time.sleep(0.5)
+        check_stop()

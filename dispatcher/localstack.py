@@ -46,9 +46,12 @@ class _Held:
 
     depth = 0
     pending: int | None = None
+    received: int | None = None  # the first stop signal since stop_on_signals began
 
 
 def _on_signal(signum: int, frame: FrameType | None) -> None:
+    if _Held.received is None:
+        _Held.received = signum
     if _Held.depth:
         _Held.pending = signum
         return
@@ -58,12 +61,25 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
 @contextlib.contextmanager
 def stop_on_signals() -> Iterator[None]:
     """Turn SIGINT, SIGTERM and SIGHUP into :class:`Interrupted` in the main thread."""
+    _Held.received = None
     previous = {sig: signal.signal(sig, _on_signal) for sig in STOP_SIGNALS}
     try:
         yield
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        _Held.received = None
+
+
+def check_stop() -> None:
+    """Raise :class:`Interrupted` if a stop signal came but its exception got lost.
+
+    Python drops an exception raised in a finaliser (``__del__``, a weakref callback: the
+    "Exception ignored in" message), so a signal that lands there would otherwise go
+    unnoticed; loops that wait call this.
+    """
+    if _Held.received is not None and not _Held.depth:
+        raise Interrupted(_Held.received)
 
 
 @contextlib.contextmanager
@@ -185,6 +201,7 @@ class ApiProcess(GroupProcess):
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(self.url + "/healthz", timeout=1.0).status_code == 200:
                     return
+            check_stop()
             if time.monotonic() > deadline:
                 raise TimeoutError("dispatcher serve did not answer in time")
             time.sleep(0.1)
@@ -302,6 +319,7 @@ class LocalStack:
         live = sum(1 for w in self.worker_processes if w.alive())
         try:
             while client.zcard(f"{prefix}:workers") < live:
+                check_stop()
                 if time.monotonic() > deadline:
                     raise TimeoutError("workers did not start in time")
                 time.sleep(0.1)
