@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 from celery import Celery
 
+from dispatcher.campaign.distinct import DistinctCounter
 from dispatcher.campaign.rows import Accepted
 from dispatcher.campaign.spec import AutoPause
 from dispatcher.campaign.template import MessageTemplate
@@ -216,21 +217,23 @@ def _count_flags(flags: str, summary: EnqueueSummary) -> None:
 async def _dry_run(store: JobStore | None, outcomes: Iterable[Outcome],
                    summary: EnqueueSummary, on_problem: ProblemSink | None,
                    progress: Progress | None) -> None:
-    """The same checks with nothing written: duplicates in memory, opt-outs read only."""
-    seen: set[int] = set()
-    for chunk in _accepted_chunks(outcomes, summary, on_problem, progress):
-        flags = []
-        listed = await _globally_suppressed(store, [to for to, _ in chunk])
-        for (to, _), optout in zip(chunk, listed, strict=True):
-            number = int(to)
-            if optout:
-                flags.append("s")
-            elif number in seen:
-                flags.append("d")
-            else:
-                seen.add(number)
-                flags.append("a")
-        _count_flags("".join(flags), summary)
+    """The same checks with nothing written: opt-outs read only, duplicates counted on disk.
+
+    Only the counts are needed, so ``accepted`` is the number of distinct numbers not opted
+    out, and the rest of them are duplicates; memory stays flat (``DistinctCounter``).
+    """
+    candidates = 0
+    with DistinctCounter() as distinct:
+        for chunk in _accepted_chunks(outcomes, summary, on_problem, progress):
+            listed = await _globally_suppressed(store, [to for to, _ in chunk])
+            for (to, _), optout in zip(chunk, listed, strict=True):
+                if optout:
+                    summary.suppressed += 1
+                else:
+                    candidates += 1
+                    distinct.add(int(to))
+        summary.accepted = distinct.count()
+    summary.duplicates = candidates - summary.accepted
 
 
 async def _globally_suppressed(store: JobStore | None, numbers: list[str]) -> list[bool]:

@@ -4,6 +4,7 @@ clear line (fatal: nothing is created) or a rejected row with its line, path and
 from __future__ import annotations
 
 import asyncio
+import random
 import re
 import subprocess
 import sys
@@ -16,6 +17,7 @@ import redis
 import redis.asyncio as aioredis
 
 from dispatcher.campaign import enqueue_campaign_file
+from dispatcher.campaign.distinct import DistinctCounter
 from dispatcher.errors import ConfigError, InputError
 from dispatcher.producer import EnqueueSummary
 from dispatcher.settings import Settings, load_settings
@@ -175,6 +177,22 @@ def test_dry_run_writes_nothing(conf: Settings, celery_app: Any, redis_client: r
                       dry_run=True)
     assert (summary.accepted, summary.duplicates, summary.campaign_id) == (2, 1, "")
     assert redis_client.dbsize() == 0
+
+
+def test_dry_run_counts_like_the_real_enqueue(conf: Settings, celery_app: Any,
+                                              redis_client: redis.Redis, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(DistinctCounter.__init__, "__defaults__", (7,))  # several runs on disk
+    rng = random.Random(5)
+    rows = b"".join(good(rng.randrange(60)) for _ in range(200)) + b"12345,Bad,Growth\n"
+    (tmp_path / "optout.txt").write_text("+9198765" + "00003\n+919876500004\n")
+    redis_client.sadd("dispatcher:suppressed", "919876500005")
+    campaign = write(tmp_path, HEADER + rows, "suppression: optout.txt")
+    dry = enqueue(conf, celery_app, campaign, dry_run=True)
+    real = enqueue(conf, celery_app, campaign)
+    counts = ("rows", "accepted", "rejected", "duplicates", "suppressed")
+    assert [getattr(dry, c) for c in counts] == [getattr(real, c) for c in counts]
+    assert dry.duplicates > 100 and dry.suppressed > 0 and dry.rejected == 1
 
 
 def test_suppression_file_and_global_list(conf: Settings, celery_app: Any,
