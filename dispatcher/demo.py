@@ -120,10 +120,14 @@ def run_demo(count: int = 3000, workers: int = 2, keep: bool = False,
 
 
 def _run(count: int, workers: int, keep: bool, console: Console, logs: Path) -> Outcome:
-    console.print("starting redis-server, the sandbox provider, the HTTP service and "
-                  f"{workers} worker process(es)...")
+    redis_url = os.environ.get("DISPATCHER_REDIS_URL")
+    if redis_url:
+        console.print("using DISPATCHER_REDIS_URL: the demo's workers take jobs from its queue "
+                      "and send them to the sandbox (never point it at a live system)")
+    console.print(f"starting {'' if redis_url else 'redis-server, '}the sandbox provider, the "
+                  f"HTTP service and {workers} worker process(es)...")
     with LocalStack(workers=workers, sandbox=demo_sandbox(count), settings_env=WORKER_ENV,
-                    log_dir=logs, redis_url=os.environ.get("DISPATCHER_REDIS_URL"),
+                    log_dir=logs, redis_url=redis_url,
                     api=True, worker_stop_timeout_s=5.0) as stack:
         try:
             outcome = _campaign(stack, count, console)
