@@ -218,6 +218,7 @@ class _Country:
     code: int
     metadata: Any  # for parsing: the main region's (or the non-geographic entity's)
     regions: tuple[_Region | None, ...]
+    national_prefix: re.Pattern[str] | None  # for parsing; None: nothing to strip
 
     def valid(self, nsn: str) -> bool:
         """``phonenumbers.is_valid_number`` for this country's ``nsn``."""
@@ -245,7 +246,9 @@ def _country(prefix: str) -> _Country | None:
     metadata = PhoneMetadata.metadata_for_region_or_calling_code(code, main)
     if metadata is None:
         return None
-    return _Country(code, metadata, tuple(_region(c, code) for c in codes))
+    national = metadata.national_prefix_for_parsing
+    return _Country(code, metadata, tuple(_region(c, code) for c in codes),
+                    re.compile(national) if national else None)
 
 
 def _plain_digits(text: str) -> str:
@@ -270,10 +273,12 @@ def _fast_international(digits: str) -> str | None:
     nsn = digits[size:]
     if len(nsn) < _MIN_NSN:
         return None
-    metadata = country.metadata
-    _, stripped, _ = _pnu._maybe_strip_national_prefix_carrier_code(nsn, metadata)
-    if _pnu._test_number_length(stripped, metadata) not in _NOT_KEPT:
-        nsn = stripped
+    if country.national_prefix is not None and country.national_prefix.match(nsn):
+        # it strips only when its own pattern matches at the start, as checked here
+        metadata = country.metadata
+        _, stripped, _ = _pnu._maybe_strip_national_prefix_carrier_code(nsn, metadata)
+        if _pnu._test_number_length(stripped, metadata) not in _NOT_KEPT:
+            nsn = stripped
     if not _MIN_NSN <= len(nsn) <= _MAX_NSN or not country.valid(nsn):
         return None
     return f"{country.code}{nsn}"

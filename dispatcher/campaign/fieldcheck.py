@@ -75,8 +75,8 @@ class _Part:
         verdict = self._seen.get(key)
         if verdict is None:
             verdict = self._validate(key, context)
-            if len(self._seen) >= CACHE_MAX:
-                self._seen.pop(next(iter(self._seen)))
+            if len(self._seen) >= CACHE_MAX:  # forget all: popping the oldest of a dict
+                self._seen.clear()  # that churns scans ever more deleted slots
             self._seen[key] = verdict
         return verdict
 

@@ -109,6 +109,6 @@ class RowChecker:
             errors = [] if self._parts.valid(strings) else \
                 _validate_block(self.template.build(strings), self.region)
             if len(self._cache) >= _CACHE_MAX:
-                self._cache.pop(next(iter(self._cache)))
+                self._cache.clear()  # cheaper than popping the oldest (see fieldcheck.py)
             self._cache[strings] = errors
         return errors
