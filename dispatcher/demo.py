@@ -134,8 +134,8 @@ def _run(count: int, workers: int, keep: bool, console: Console, logs: Path) -> 
             if keep:
                 _keep(stack, outcome.campaign_id, console)
         except Interrupted:
-            # A terminal's Ctrl-C reaches the private Redis too: the workers have nothing
-            # left to finish, so they get a second, not the warm shutdown's full wait.
+            # Stopped half way: with a private Redis, whatever is in flight goes away with
+            # it, so the workers get a second, not the warm shutdown's full wait.
             stack.stop(worker_timeout_s=1.0 if stack.redis_server else None)
             raise
         console.print("stopping everything the demo started...")

@@ -44,6 +44,7 @@ class Interrupted(KeyboardInterrupt):
 class _Held:
     """Signals that arrived while held (see ``_held``); only the main thread touches this."""
 
+    installed = False
     depth = 0
     pending: int | None = None
     received: int | None = None  # the first stop signal since stop_on_signals began
@@ -63,9 +64,11 @@ def stop_on_signals() -> Iterator[None]:
     """Turn SIGINT, SIGTERM and SIGHUP into :class:`Interrupted` in the main thread."""
     _Held.received = None
     previous = {sig: signal.signal(sig, _on_signal) for sig in STOP_SIGNALS}
+    _Held.installed = True
     try:
         yield
     finally:
+        _Held.installed = False
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         _Held.received = None
@@ -84,11 +87,21 @@ def check_stop() -> None:
 
 @contextlib.contextmanager
 def _held(drop: bool = False) -> Iterator[None]:
-    """Hold stop signals for the block; raise the held one after it, unless ``drop``."""
+    """Hold stop signals for the block; raise the held one after it, unless ``drop``.
+
+    Under :func:`stop_on_signals` SIGINT is also blocked at the OS level, and the children
+    spawned meanwhile inherit that: a terminal's Ctrl-C, which reaches the whole foreground
+    process group, stops them only through this process, in order (SIGTERM still works).
+    """
     _Held.depth += 1
+    mask: set[int | signal.Signals] | None = None
     try:
+        if _Held.installed and _Held.depth == 1:
+            mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         yield
     finally:
+        if mask is not None:  # a blocked SIGINT is handled in here, while still held
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         _Held.depth -= 1
         if _Held.depth == 0 and _Held.pending is not None:
             signum, _Held.pending = _Held.pending, None
@@ -331,7 +344,7 @@ class LocalStack:
 
         The workers get SIGTERM together and ``worker_timeout_s`` (default
         ``worker_stop_timeout_s``) in all to finish their in-flight batches before SIGKILL;
-        then the HTTP service, the sandbox and Redis.
+        then the sandbox, the HTTP service and Redis.
         """
         if worker_timeout_s is None:
             worker_timeout_s = self.worker_stop_timeout_s
@@ -342,10 +355,10 @@ class LocalStack:
             for worker in self.worker_processes:
                 worker.wait_or_kill(deadline - time.monotonic())
             self.worker_processes.clear()
+            if self.sandbox_process is not None:  # before the service its webhooks go to
+                self.sandbox_process.stop()
             if self.api_process is not None:
                 self.api_process.stop(timeout_s=5.0)
-            if self.sandbox_process is not None:
-                self.sandbox_process.stop()
             if self.redis_server is not None:
                 self.redis_server.close()
 
