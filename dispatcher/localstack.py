@@ -42,7 +42,8 @@ class Interrupted(KeyboardInterrupt):
 
 
 class _Held:
-    """Signals that arrived while held (see ``_held``); only the main thread touches this."""
+    """Stop-signal bookkeeping (handler installed, held depth, held and first signal); only
+    the main thread touches it."""
 
     installed = False
     depth = 0
