@@ -103,11 +103,14 @@ def redis_client(stack: LocalStack) -> redis.Redis:
     return redis.Redis.from_url(stack.redis_url, decode_responses=True)
 
 
-def history(stack: LocalStack, job_id: str) -> list[str]:
+def histories(stack: LocalStack, job_ids: list[str]) -> dict[str, list[str]]:
+    """Each job's history lines (``<redis time> <status> [note]``), in one round trip."""
     client = redis_client(stack)
     try:
-        lines: list[str] = client.lrange(f"dispatcher:hist:{job_id}", 0, -1)  # type: ignore[assignment]
-        return lines
+        with client.pipeline(transaction=False) as pipe:
+            for job_id in job_ids:
+                pipe.lrange(f"dispatcher:hist:{job_id}", 0, -1)
+            return dict(zip(job_ids, pipe.execute(), strict=True))
     finally:
         client.close()
 

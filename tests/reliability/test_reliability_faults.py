@@ -17,8 +17,9 @@ from dispatcher.testing import wait_until
 from .conftest import (
     CAMPAIGN_SIZE,
     check_campaign,
-    history,
+    histories,
     record_result,
+    redis_client,
     start_campaign,
     wait_for_sent,
 )
@@ -50,8 +51,9 @@ def test_a_sigkill_a_worker_three_times(stack: LocalStack) -> None:
     wait_until(stack, campaign_id, {"done"}, timeout_s=180)
     seconds = time.monotonic() - began
     outcome = check_campaign(stack, campaign_id, CAMPAIGN_SIZE, deduplicated_ok=True)
-    caught = [r["id"] for r in outcome.records
-              if any("worker died while sending" in line for line in history(stack, r["id"]))]
+    lines = histories(stack, [r["id"] for r in outcome.records])
+    caught = [job_id for job_id, history in lines.items()
+              if any("worker died while sending" in line for line in history)]
     # Only a job caught mid-send may have been sent again (and dropped by the provider).
     assert outcome.deduplicated <= len(caught)
     record_result("a. SIGKILL a worker x3", "3 workers; SIGKILL one at 1,000, 2,200 and 3,400 "
@@ -75,6 +77,64 @@ def test_b_redis_restart_with_aof(stack: LocalStack) -> None:
     outcome = check_campaign(stack, campaign_id, CAMPAIGN_SIZE)
     record_result("b. Redis restart (AOF)", "restart redis-server (SIGTERM, same port and AOF) "
                   "at 1,500 sent", outcome, seconds, redis_down=f"{restart_s:.2f} s")
+
+
+def test_b2_redis_killed_and_restarted(stack: LocalStack) -> None:
+    """The harsher case: SIGKILL redis-server (no shutdown, no final AOF write) and start it
+    again on the same AOF. With ``appendfsync always`` every acknowledged write is on disk, so
+    the workers' recorded outcomes survive; a command whose reply was lost is retried (claims
+    recognise their own id). A batch message the broker handed out just before the crash is
+    lost with the reply; the sweeper publishes its jobs again."""
+    server = stack.redis_server
+    assert server is not None and server.process is not None
+    began = time.monotonic()
+    campaign_id = start_campaign(stack, "redis crash", start=40_000)
+    wait_for_sent(stack, campaign_id, 1500)
+    down = time.monotonic()
+    server.process.kill()
+    server.process.wait()
+    server.process = None
+    server.start()
+    restart_s = time.monotonic() - down
+    wait_until(stack, campaign_id, {"done"}, timeout_s=180)
+    seconds = time.monotonic() - began
+    outcome = check_campaign(stack, campaign_id, CAMPAIGN_SIZE)
+    record_result("b2. Redis SIGKILL + restart (AOF always)", "SIGKILL redis-server at 1,500 "
+                  "sent, start it on the same AOF", outcome, seconds,
+                  redis_down=f"{restart_s:.2f} s")
+
+
+def test_b3_a_send_whose_outcome_was_never_recorded_is_settled(stack: LocalStack) -> None:
+    """What the sweeper does for a job left ``sending`` with nobody to record it (a worker's
+    Redis commands failing after its send for longer than its retries last): after a lease
+    without progress it settles the job by the ambiguous policy (here: retry, with the same
+    Idempotency-Key, which the sandbox answers with the first message id)."""
+    sandbox = stack.sandbox_process
+    assert sandbox is not None
+    sandbox.update_config(honor_idempotency=True)
+    campaign_id = start_campaign(stack, "orphan", start=45_000, size=1)
+    wait_until(stack, campaign_id, {"done"}, timeout_s=30)
+    job_id = f"{campaign_id}.1"
+    first_id = sandbox.messages()[0]["message_id"]
+    client = redis_client(stack)
+    try:  # turn the clock back: sent a minute ago, the answer lost, no worker holding it
+        then = f"{float(client.time()[0]) - 60:.3f}"
+        client.hset(f"dispatcher:job:{job_id}", mapping={"st": "sending", "tl": then})
+        client.hset(f"dispatcher:campaign:{campaign_id}", mapping={"tp": then})
+        client.hincrby(f"dispatcher:campaign:{campaign_id}", "n:sent", -1)
+        client.hincrby(f"dispatcher:campaign:{campaign_id}", "n:sending", 1)
+        client.sadd("dispatcher:active", campaign_id)
+    finally:
+        client.close()
+    began = time.monotonic()
+    wait_until(stack, campaign_id, {"done"}, timeout_s=60)
+    seconds = time.monotonic() - began
+    outcome = check_campaign(stack, campaign_id, 1, deduplicated_ok=True)
+    assert outcome.records[0]["pid"] == first_id and outcome.deduplicated == 1
+    assert any("outcome never recorded" in line
+               for line in histories(stack, [job_id])[job_id])
+    record_result("b3. a send never recorded", "a sent job set back to `sending`, unheld, "
+                  "claimed 60 s ago", outcome, seconds, resends_dropped_by_key=1)
 
 
 def test_c_sandbox_answers_503_for_20_seconds(stack: LocalStack) -> None:
@@ -127,7 +187,8 @@ def test_d_burst_of_429_with_retry_after(stack: LocalStack) -> None:
     answered_429 = sandbox.stats()["rejected"].get("429", 0)
     throttled = [r for r in outcome.records if int(r.get("thr", "0")) > 0]
     assert answered_429 > 0 and sum(int(r["thr"]) for r in throttled) == answered_429
-    shortest = min(_retry_gaps(history(stack, r["id"])) for r in throttled)
+    lines = histories(stack, [r["id"] for r in throttled])
+    shortest = min(_retry_gaps(history) for history in lines.values())
     assert shortest >= RETRY_AFTER_S - 0.002, f"a job came back {shortest:.3f} s after a 429"
     record_result("d. burst of 429 + Retry-After", f"from 1,000 sent, every request answered "
                   f"429 with Retry-After: {RETRY_AFTER_S} for {THROTTLED_S:.0f} s", outcome,
