@@ -39,7 +39,7 @@ RELIABILITY_ENV = {
     "DISPATCHER_MAX_ATTEMPTS": "40",
     "DISPATCHER_LEASE_S": "3",
     "DISPATCHER_CONNECT_TIMEOUT_S": "1",
-    "DISPATCHER_READ_TIMEOUT_S": "5",
+    "DISPATCHER_READ_TIMEOUT_S": "10",  # a 5 ms sandbox: a timeout would be the machine
     "DISPATCHER_ON_AMBIGUOUS": "retry",
 }
 
