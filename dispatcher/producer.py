@@ -15,6 +15,8 @@ rows are in memory (one being written while the next is checked), problems beyon
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -41,6 +43,8 @@ __all__ = ["CampaignPlan", "EnqueueResult", "EnqueueSummary", "Outcome", "Suppre
            "enqueue_file", "enqueue_messages", "new_campaign_id", "produce"]
 
 PROBLEMS_KEPT = 10_000
+TRIM_EVERY = 25
+"""Chunks between two :func:`_give_back_freed_memory` calls (50,000 rows)."""
 REASONS_KEPT = 100
 WriteChunk = list[tuple[str, str]]
 
@@ -173,6 +177,7 @@ def _accepted_chunks(outcomes: Iterable[Outcome], summary: EnqueueSummary,
                      ) -> Iterator[WriteChunk]:
     """Count the rows, report the problems, and group accepted rows for writing."""
     chunk: WriteChunk = []
+    chunks = 0
     for outcome in outcomes:
         summary.rows += 1
         if isinstance(outcome, Accepted):
@@ -180,6 +185,9 @@ def _accepted_chunks(outcomes: Iterable[Outcome], summary: EnqueueSummary,
             if len(chunk) >= ADD_ROWS_MAX:
                 yield chunk
                 chunk = []
+                chunks += 1
+                if chunks % TRIM_EVERY == 0:
+                    _give_back_freed_memory()
                 if progress is not None:
                     progress(summary.rows)
         elif isinstance(outcome, Suppressed):
@@ -190,6 +198,29 @@ def _accepted_chunks(outcomes: Iterable[Outcome], summary: EnqueueSummary,
         yield chunk
     if progress is not None:
         progress(summary.rows)
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return None
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return trim
+
+
+_TRIM = _malloc_trim()
+
+
+def _give_back_freed_memory() -> None:
+    """Return freed heap pages to the system (glibc's ``malloc_trim``; nothing elsewhere).
+
+    The memory in use stays flat (tracemalloc: ~51 MB all along a million rows), but without
+    this the heap's freed fragments are kept and the process's RSS creeps up in 5 MB steps
+    (80 MB at 100,000 rows, 85-89 MB at a million); with it, 78 MB throughout. ~0.05 ms.
+    """
+    if _TRIM is not None:
+        _TRIM(0)
 
 
 async def _write_all(store: JobStore, plan: CampaignPlan, outcomes: Iterable[Outcome],
