@@ -10,6 +10,7 @@ import redis
 import redis.asyncio as aioredis
 
 from dispatcher.campaign import create_campaign
+from dispatcher.ratelimit import RateLimiter
 from dispatcher.settings import load_settings
 from dispatcher.store import JobStore
 from dispatcher.worker.app import make_celery
@@ -67,3 +68,20 @@ def test_the_claim_takes_the_pair_slot_or_leaves_the_job_queued(
     assert 2000 < int(busy[1].removeprefix("pair:")) <= 3000
     assert status == "queued"
     assert free == (True, "1") and 5000 < pttl <= 6000
+
+
+def test_a_refused_send_gives_the_pair_slot_back(redis_client: redis.Redis,
+                                                 redis_url: str) -> None:
+    async def go() -> tuple[int, int]:
+        client = aioredis.Redis.from_url(redis_url)
+        try:
+            limiter = RateLimiter(client)
+            assert await limiter.try_pair("default", "919876500000") == 0.0
+            held = await client.pttl(PAIR)
+            await limiter.release_pair("default", "919876500000")
+            return held, await client.exists(PAIR)
+        finally:
+            await client.aclose()
+
+    held, left = asyncio.run(go())
+    assert held > 5000 and left == 0

@@ -88,6 +88,8 @@ class Limiter(Protocol):
 
     def pair_key(self, sender: str, recipient: str) -> str: ...
 
+    async def release_pair(self, sender: str, recipient: str) -> None: ...
+
     @property
     def pair_interval_ms(self) -> int: ...
 
@@ -285,6 +287,11 @@ class RateLimiter:
                                  args=(self._pair_interval_ms,), client=pipe)
             replies = await pipe.execute()
         return [int(wait_ms) / 1000.0 for wait_ms in replies]
+
+    async def release_pair(self, sender: str, recipient: str) -> None:
+        """Give the recipient's pair slot back: the provider refused the message outright (5xx,
+        429, a 4xx), so nothing reached the recipient and a retry need not wait 6 s for it."""
+        await self._redis.delete(self.pair_key(sender, recipient))
 
     async def on_recipient_throttled(self, sender: str, recipient: str, attempt: int) -> float:
         """Back off one recipient after a pair-limit answer (131056): 1, 4, 16, 64 s ...

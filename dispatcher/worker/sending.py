@@ -32,6 +32,9 @@ from dispatcher.worker.runtime import Runtime
 log = logging.getLogger("dispatcher.worker")
 
 SENT_FROM = (Status.SENDING, Status.UNKNOWN)  # a late success beats the reaper's "unknown"
+# Answers that prove the message was not accepted: the recipient's pair slot is given back.
+REFUSED = (ErrorClass.TRANSIENT, ErrorClass.THROTTLED_SENDER, ErrorClass.PERMANENT,
+           ErrorClass.ACCOUNT)
 _claim_numbers = itertools.count(1)  # with the worker id: a claim id unique per claim call
 
 
@@ -111,6 +114,8 @@ async def record(rt: Runtime, job_id: str, rec: dict[str, str], attempts: int,
         await rt.limiter.on_success(sender)
         return
     error_class = result.error_class or ErrorClass.TRANSIENT
+    if error_class in REFUSED:
+        await rt.limiter.release_pair(sender, rec["to"])
     throttled = int(rec.get("thr", "0"))
     log.info("job %s to %s: %s %s %s", job_id, mask_phone(rec["to"]), error_class,
              result.error_code, result.error_text)
