@@ -82,7 +82,7 @@ def enqueue_json(stack: LocalStack, campaign: Path) -> dict[str, Any]:
     return result
 
 
-ROWS = 100_000  # issue 5's "Done when": ~65 s on 2 idle cores (enqueue ~5 s, sends with 2 workers)
+ROWS = 100_000  # issue 5's "Done when": ~65 s on 2 idle cores, ~175 s at load average 7
 SUPPRESSED_LOCAL = 300  # numbers on the campaign's opt-out file
 SUPPRESSED_GLOBAL = 200  # numbers on the global opt-out list (``dispatcher suppress add``)
 DUPLICATES = 250  # rows repeating an earlier row's number (in another spelling)
@@ -154,7 +154,7 @@ def test_100k_rows_with_1pct_bad_rows_counts_add_up_and_each_good_row_is_sent_on
         assert summary["accepted"] == len(sendable)
         report = tmp_path / "big.rejected.jsonl"
         assert {json.loads(x)["line"] for x in report.read_text().splitlines()} == set(bad)
-        final = wait_until(stack, summary["campaign_id"], {"done"}, timeout_s=240)
+        final = wait_until(stack, summary["campaign_id"], {"done"}, timeout_s=420)  # ~60 s idle
         sent_s = time.monotonic() - started
         assert final["counts"]["sent"] == len(sendable), (final, enqueue_s, sent_s)
         assert final["total"] == ROWS == sum(final["counts"].values()) + final["duplicates"]
