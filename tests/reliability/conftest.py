@@ -10,6 +10,7 @@ docs/reliability.md.
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -67,7 +68,24 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     try:
         yield running
     finally:
+        stop_workers_together(running)
         running.stop()
+
+
+def stop_workers_together(stack: LocalStack, timeout_s: float = 5.0) -> None:
+    """SIGTERM every worker at once, then SIGKILL what is left (LocalStack stops them one by
+    one, each allowed 10 s)."""
+    live = [w for w in stack.worker_processes if w.proc is not None and w.proc.poll() is None]
+    for worker in live:
+        assert worker.proc is not None
+        worker.proc.terminate()
+    deadline = time.monotonic() + timeout_s
+    for worker in live:
+        assert worker.proc is not None
+        try:
+            worker.proc.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            worker.kill()
 
 
 @pytest.fixture(autouse=True)
