@@ -70,6 +70,7 @@ if sys.argv[3] == "baseline":
     import dispatcher.campaign.fieldcheck
     import dispatcher.phone
     dispatcher.phone._fast_international = lambda digits: None
+    dispatcher.phone._fast_national = lambda digits, region: None
     dispatcher.campaign.fieldcheck.FieldChecks.valid = lambda self, strings: False
 celery_app = make_celery(settings)
 

@@ -62,7 +62,8 @@ def _normalize(raw: str, region: str | None) -> str:
         # phonenumbers would read letters as a vanity number (1-800-FLOWERS): refuse instead.
         raise ValueError("not a phone number")
     if raw.isascii() and raw.isdigit():
-        if region is None and (fast := _fast_international(raw)) is not None:
+        fast = _fast_international(raw) if region is None else _fast_national(raw, region)
+        if fast is not None:
             return fast
         number = _from_bare_digits(raw, region)
     elif raw.startswith("+"):
@@ -282,6 +283,47 @@ def _fast_international(digits: str) -> str | None:
     if not _MIN_NSN <= len(nsn) <= _MAX_NSN or not country.valid(nsn):
         return None
     return f"{country.code}{nsn}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Home:
+    """A default region, for reading national numbers."""
+
+    metadata: Any
+    country: _Country
+    calling_code: str
+    international_prefix: re.Pattern[str]
+    national_prefix: re.Pattern[str] | None
+
+
+@cache
+def _home(region: str) -> _Home | None:
+    metadata = PhoneMetadata.metadata_for_region(region, None)
+    country = _country(str(metadata.country_code)) if metadata is not None else None
+    if metadata is None or country is None:
+        return None
+    idd, national = metadata.international_prefix, metadata.national_prefix_for_parsing
+    return _Home(metadata, country, str(metadata.country_code),
+                 re.compile(idd if idd is not None else "NonMatch"),  # phonenumbers' stand-in
+                 re.compile(national) if national else None)
+
+
+def _fast_national(digits: str, region: str) -> str | None:
+    """E.164 digits of ``digits`` read as a national number of ``region``, as phonenumbers
+    would read it; None when it would not accept it so, or when the digits start with the
+    region's international prefix or its country code (phonenumbers reads those otherwise)."""
+    home = _home(region)
+    if home is None or len(digits) <= _MIN_NSN or home.international_prefix.match(digits) \
+            or digits.startswith(home.calling_code):
+        return None
+    nsn = digits
+    if home.national_prefix is not None and home.national_prefix.match(nsn):
+        _, stripped, _ = _pnu._maybe_strip_national_prefix_carrier_code(nsn, home.metadata)
+        if _pnu._test_number_length(stripped, home.metadata) not in _NOT_KEPT:
+            nsn = stripped
+    if not _MIN_NSN <= len(nsn) <= _MAX_NSN or not home.country.valid(nsn):
+        return None
+    return f"{home.country.code}{nsn}"
 
 
 def mask_phone(e164_digits: str) -> str:

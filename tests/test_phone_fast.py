@@ -1,6 +1,7 @@
-"""The fast path of ``normalize_phone`` gives exactly the full path's answers.
+"""The fast paths of ``normalize_phone`` give exactly the full path's answers.
 
-``_fast_international`` accepts "+digits" without ``phonenumbers.parse``; it may decline
+``_fast_international`` accepts "+digits" and ``_fast_national`` bare digits with a default
+region without ``phonenumbers.parse``; each may decline
 (then the full path decides and gives the reason) but must never accept anything the full
 path refuses, nor give other digits. Checked on every region's example numbers of every type,
 on those numbers one digit shorter, longer or changed, and on random digits after every
@@ -16,7 +17,12 @@ from hypothesis import strategies as st
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
 from dispatcher import phone
-from dispatcher.phone import _fast_international, clear_normalize_cache, normalize_phone
+from dispatcher.phone import (
+    _fast_international,
+    _fast_national,
+    clear_normalize_cache,
+    normalize_phone,
+)
 
 COUNTRY_CODES = sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
 TYPES = [t for t in vars(PhoneNumberType).values() if isinstance(t, int)
@@ -122,3 +128,55 @@ def test_normalize_phone_answers_like_the_full_path(digits: str, region: str | N
 @given(st.text("0123456789 +-()", max_size=20), st.sampled_from([None, "IN", "US"]))
 def test_random_spellings_answer_like_the_full_path(raw: str, region: str | None) -> None:
     assert_same_as_full_path(raw, region)
+
+
+REGIONS = sorted(phonenumbers.SUPPORTED_REGIONS)
+
+
+def national_examples() -> list[tuple[str, str]]:
+    """Every region's example numbers written nationally, digits only (with any trunk 0)."""
+    found = set()
+    for region in REGIONS:
+        for kind in TYPES:
+            number = phonenumbers.example_number_for_type(region, kind)
+            if number is not None:
+                text = phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL)
+                found.add((region, "".join(ch for ch in text if ch.isdigit())))
+                found.add((region, phonenumbers.national_significant_number(number)))
+    return sorted(found)
+
+
+NATIONAL = national_examples()
+
+
+def assert_national_agrees(digits: str, region: str) -> bool:
+    fast = _fast_national(digits, region)
+    if fast is not None:
+        assert outcome(full_path, digits, region) == "ok " + fast, (digits, region)
+    return fast is not None
+
+
+def test_every_national_example_and_its_neighbours() -> None:
+    accepted = 0
+    for region, digits in NATIONAL:
+        accepted += assert_national_agrees(digits, region)
+        for variant in (digits[:-1], digits + "5", "0" + digits, digits[1:], "00" + digits,
+                        digits[:-1] + str((int(digits[-1]) + 3) % 10)):
+            assert_national_agrees(variant, region)
+    assert accepted > 0.8 * len(NATIONAL)
+
+
+@pytest.mark.parametrize(("digits", "region", "e164"), [
+    ("9876543210", "IN", "919876543210"), ("09876543210", "IN", "919876543210"),
+    ("2025550123", "US", "12025550123"), ("6135550123", "US", "16135550123"),  # Canada
+    ("02079460958", "GB", "442079460958"), ("0612345678", "NL", "31612345678"),
+])
+def test_national_numbers_take_the_fast_path(digits: str, region: str, e164: str) -> None:
+    assert _fast_national(digits, region) == e164 == full_path(digits, region)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.sampled_from(REGIONS), st.text("0123456789", min_size=0, max_size=16))
+def test_random_digits_read_nationally(region: str, digits: str) -> None:
+    assert_national_agrees(digits, region)
+    assert_same_as_full_path(digits, region)
