@@ -16,6 +16,7 @@ from dispatcher.testing import wait_until
 
 from .conftest import (
     CAMPAIGN_SIZE,
+    RELIABILITY_ENV,
     check_campaign,
     histories,
     record_result,
@@ -106,6 +107,32 @@ def test_b2_redis_killed_and_restarted(stack: LocalStack) -> None:
     record_result("b2. Redis SIGKILL + restart (AOF always)", "SIGKILL redis-server at 1,500 "
                   "sent, start it on the same AOF", outcome, seconds,
                   redis_down=f"{restart_s:.2f} s")
+
+
+def test_b4_redis_away_longer_than_the_lease_with_retries_due(stack: LocalStack) -> None:
+    """Redis stopped for twice the lease while the sandbox fails a third of the requests (so
+    retries are due and being published when it goes). Every worker's last beat looks stale
+    when Redis returns: none may take over another live worker's jobs (they would be sent
+    twice), and no job may be stranded by a publish that failed while Redis was away."""
+    server = stack.redis_server
+    sandbox = stack.sandbox_process
+    assert server is not None and sandbox is not None
+    sandbox.update_config(fail_rate=0.3)
+    began = time.monotonic()
+    campaign_id = start_campaign(stack, "redis away", start=50_000)
+    wait_for_sent(stack, campaign_id, 1500)
+    down = time.monotonic()
+    server.stop()
+    time.sleep(2 * float(RELIABILITY_ENV["DISPATCHER_LEASE_S"]))
+    server.start()
+    away_s = time.monotonic() - down
+    wait_until(stack, campaign_id, {"done"}, timeout_s=180)
+    seconds = time.monotonic() - began
+    outcome = check_campaign(stack, campaign_id, CAMPAIGN_SIZE)
+    record_result("b4. Redis away 2 leases, retries due", "503 on 30 % of requests; stop "
+                  "redis-server at 1,500 sent, start it again 6 s later", outcome, seconds,
+                  redis_down=f"{away_s:.1f} s",
+                  answered_503=sandbox.stats()["rejected"].get("503", 0))
 
 
 def test_b3_a_send_whose_outcome_was_never_recorded_is_settled(stack: LocalStack) -> None:
