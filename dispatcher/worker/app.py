@@ -37,6 +37,10 @@ def make_celery(settings: Settings) -> Celery:
         task_routes={SEND_TASK: {"queue": QUEUE}},
         broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_S},
         broker_connection_retry_on_startup=True,
+        # Publishing rides out a Redis restart like the worker's other Redis commands (about
+        # 17 s; Celery's default gives up after 0.6 s). A batch published twice is harmless.
+        task_publish_retry_policy={"max_retries": 20, "interval_start": 0.1,
+                                   "interval_step": 0.2, "interval_max": 1.0},
         broker_pool_limit=16,
         worker_hijack_root_logger=False,
         worker_send_task_events=False,

@@ -17,7 +17,7 @@ stale, and taking over the jobs of live workers busy sending would send them twi
 
 A safety net covers the one window no lease can: a batch message the broker handed to a worker
 that died before it could record holding it. The sweeper (one worker at a time, under a lock)
-looks at running campaigns that have ``queued`` jobs but made no progress for ``STALL_S``, and
+looks at running campaigns that have ``queued`` jobs but made no progress for ``stall_s``, and
 publishes again the queued jobs that no live worker holds. Publishing twice is harmless: the
 claim decides. In running campaigns with ``sending`` jobs but no progress for ``lease_s``, it
 settles like a dead worker's the ``sending`` jobs no live worker holds: nobody will record their
@@ -44,7 +44,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("dispatcher.worker")
 DUE_POLL_S = 0.25
 DUE_BATCH = 1000
-STALL_S = 30.0
 SWEEP_PERIOD_S = 10.0
 
 
@@ -105,8 +104,18 @@ async def settle(rt: Runtime, job_ids: Sequence[str]) -> None:
                                 note="taken over")
         elif status == Status.SENDING:
             await _settle_sending(rt, job_id)
-    await asyncio.to_thread(publish, rt.celery, to_publish, rt.settings.batch_size)
-    await rt.store.release(rt.worker_id, job_ids)
+    await _publish_then_release(rt, to_publish, job_ids)
+
+
+async def _publish_then_release(rt: Runtime, job_ids: Sequence[str],
+                                held: Sequence[str]) -> None:
+    """Publish, and release the held ids even when publishing fails (the broker away for
+    longer than its retries): a queued job left in a live worker's held set is skipped by the
+    sweeper for good, while a released one is published again once its campaign stalls."""
+    try:
+        await asyncio.to_thread(publish, rt.celery, job_ids, rt.settings.batch_size)
+    finally:
+        await rt.store.release(rt.worker_id, held)
 
 
 async def _settle_sending(rt: Runtime, job_id: str,
@@ -129,8 +138,7 @@ async def move_due_once(rt: Runtime) -> bool:
         moved, _ = await rt.store.move(job_id, [Status.RETRYING], Status.QUEUED, note="due")
         if moved:
             ready.append(job_id)
-    await asyncio.to_thread(publish, rt.celery, ready, rt.settings.batch_size)
-    await rt.store.release(rt.worker_id, job_ids)
+    await _publish_then_release(rt, ready, job_ids)
     return len(job_ids) == DUE_BATCH
 
 
@@ -153,7 +161,7 @@ async def sweep_once(rt: Runtime) -> bool:
         # A campaign with jobs `sending` but no progress for a lease is rare: the walk is cheap.
         if int(info.get("n:sending", 0)) and idle_s >= rt.settings.lease_s:
             await _settle_unheld_sending(rt, campaign_id)
-        if int(info.get("n:queued", 0)) and idle_s >= STALL_S:
+        if int(info.get("n:queued", 0)) and idle_s >= rt.settings.stall_s:
             await _republish_unheld(rt, campaign_id)
     return False
 
@@ -190,6 +198,5 @@ async def _republish_unheld(rt: Runtime, campaign_id: str) -> None:
         log.warning("campaign %s stalled: publishing %d queued job(s) again", campaign_id,
                     len(orphans))
         await store.hold(rt.worker_id, orphans)
-        await asyncio.to_thread(publish, rt.celery, orphans, rt.settings.batch_size)
-        await store.release(rt.worker_id, orphans)
+        await _publish_then_release(rt, orphans, orphans)
     await store.redis.hset(store.keys.campaign(campaign_id), "tp", f"{await store.now():.3f}")
