@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     batch_size: int = Field(default=100, ge=1, le=1000)
     max_in_flight: int = Field(default=256, ge=1, le=5000)
     lease_s: float = Field(default=20.0, ge=2, le=600)
+    # A running campaign with queued jobs but no progress for this long has its queued jobs
+    # that no worker holds published again (a batch message the broker lost).
+    stall_s: float = Field(default=30.0, ge=1, le=3600)
     # HTTP service and webhooks (secrets: never printed).
     api_token: SecretStr | None = None
     webhook_verify_token: SecretStr | None = None
