@@ -42,7 +42,8 @@ def window_figures(stats: dict[str, Any], limit: float) -> dict[str, Any]:
     return {"series": [n for _, n in seconds], "throttled_at": throttled_at,
             "highest": max(n for _, n in seconds), "mean": mean, "utilisation": mean / limit,
             "throttled": stats["rejected"].get("429", 0), "seconds": len(full),
-            "accepted": stats["accepted"]}
+            "accepted": stats["accepted"],
+            "bunched": stats.get("arrivals_bunched", 0) / max(1, stats["received"])}
 
 
 def cpu_busy() -> tuple[int, int]:
@@ -137,6 +138,8 @@ def show(label: str, rate: float, figures: dict[str, Any]) -> None:
         print(f"  machine CPU busy while sending: {figures['cpu_busy']:.0%} of "
               f"{os.cpu_count()} cores; CPU per message: " + ", ".join(
                   f"{part} {us:.0f} us" for part, us in figures["cpu_us_per_message"].items()))
+    print(f"  sandbox stamped {figures['bunched']:.0%} of requests within 0.1 ms of the one "
+          "before (its one event loop reads them in lumps)")
     print(f"  accepted per second: {figures['series']}")
     if figures["throttled_at"]:
         print(f"  429s by second from the first: {figures['throttled_at']}")

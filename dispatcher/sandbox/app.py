@@ -79,23 +79,39 @@ class Sandbox:
     # -- the send endpoints ------------------------------------------------------------------
 
     async def handle_send(self, request: web.Request, cloud: bool) -> web.StreamResponse:
-        self.stats.received += 1
+        self.stats.arrive()
+        # The sender's rate is judged on arrival, as a provider's front door does: judged after
+        # the simulated latency, timer coalescing on this one small machine would bunch
+        # requests that arrived well spaced and answer them 429.
+        try:
+            token = self._admit(request)
+        except Refusal as refusal:
+            admitted: Refusal | str | None = refusal
+        else:
+            admitted = token
         raw = await request.read()
         delay_ms = self.config.latency_ms + self.faults.jitter(self.config.jitter_ms)
         if delay_ms > 0:
             await asyncio.sleep(delay_ms / 1000.0)
         try:
-            return await self._send(request, raw, cloud)
+            if isinstance(admitted, Refusal):
+                raise admitted
+            return await self._send(request, raw, cloud, admitted)
         except Refusal as refusal:
             self.stats.reject(refusal.status, refusal.code)
             headers = {"Retry-After": refusal.retry_after} if refusal.retry_after else None
             return json_response(error_body(refusal.code, refusal.message), refusal.status, headers)
 
-    async def _send(self, request: web.Request, raw: bytes, cloud: bool) -> web.StreamResponse:
+    def _admit(self, request: web.Request) -> str | None:
+        """Authentication and the sender's token bucket; returns the sender's token."""
         token = self._check_auth(request)
         wait = self.buckets.take(sender_id(token))
         if wait is not None:
             raise Refusal(429, CODE_RATE, "Rate limit hit", retry_after_header(wait))
+        return token
+
+    async def _send(self, request: web.Request, raw: bytes, cloud: bool,
+                    token: str | None) -> web.StreamResponse:
         body = self._parse(raw)
         to_digits = self._peek_to(body)
         rule = self.faults.match(to_digits)
