@@ -16,6 +16,7 @@ import os
 import shutil
 import tempfile
 import time
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,12 +122,16 @@ def run_demo(count: int = 3000, workers: int = 2, keep: bool = False,
 
 def _run(count: int, workers: int, keep: bool, console: Console, logs: Path) -> Outcome:
     redis_url = os.environ.get("DISPATCHER_REDIS_URL")
+    env = dict(WORKER_ENV)
     if redis_url:
-        console.print("using DISPATCHER_REDIS_URL: the demo's workers take jobs from its queue "
-                      "and send them to the sandbox (never point it at a live system)")
+        # Keys and broker queue of its own, so the demo's workers never take a live system's
+        # batches (nor its workers the demo's).
+        env["DISPATCHER_KEY_PREFIX"] = f"dispatcher-demo-{uuid.uuid4().hex[:8]}"
+        console.print(f"using DISPATCHER_REDIS_URL with key prefix {env['DISPATCHER_KEY_PREFIX']}"
+                      " (its own keys and queue)", markup=False)
     console.print(f"starting {'' if redis_url else 'redis-server, '}the sandbox provider, the "
                   f"HTTP service and {workers} worker process(es)...")
-    with LocalStack(workers=workers, sandbox=demo_sandbox(count), settings_env=WORKER_ENV,
+    with LocalStack(workers=workers, sandbox=demo_sandbox(count), settings_env=env,
                     log_dir=logs, redis_url=redis_url,
                     api=True, worker_stop_timeout_s=5.0) as stack:
         try:
@@ -289,9 +294,15 @@ def _keep(stack: LocalStack, campaign_id: str, console: Console) -> None:
             f"open {stack.dashboard_url(campaign_id)}",
             f"curl -H '{auth}' {stack.api_url}/v1/campaigns/{campaign_id}",
             f"curl -H '{auth}' {stack.api_url}/metrics",
-            f"DISPATCHER_REDIS_URL={stack.redis_url} dispatcher status {campaign_id}",
+            f"DISPATCHER_REDIS_URL={stack.redis_url}{_prefix_env(stack)} dispatcher status "
+            f"{campaign_id}",
             f"curl {stack.env['DISPATCHER_PROVIDER_URL']}/_sandbox/stats"):
         console.print(f"  {line}", markup=False)
     while True:
         time.sleep(0.5)
         check_stop()
+
+
+def _prefix_env(stack: LocalStack) -> str:
+    prefix = stack.env.get("DISPATCHER_KEY_PREFIX")
+    return f" DISPATCHER_KEY_PREFIX={prefix}" if prefix else ""

@@ -12,8 +12,16 @@ from itertools import islice
 
 from celery import Celery
 
-QUEUE = "dispatcher.send"
 SEND_TASK = "dispatcher.send_batch"
+
+
+def queue_name(key_prefix: str) -> str:
+    """The broker queue of one installation: its key prefix + ``.send``, so two installations
+    (a demo beside a live system, say) on one Redis never take each other's batches."""
+    return f"{key_prefix}.send"
+
+
+QUEUE = queue_name("dispatcher")  # the default installation's queue
 
 
 def chunked(items: Iterable[str], size: int) -> Iterator[list[str]]:
@@ -25,9 +33,10 @@ def chunked(items: Iterable[str], size: int) -> Iterator[list[str]]:
 def publish(celery_app: Celery, job_ids: Iterable[str], batch_size: int) -> int:
     """Send the ids as batch tasks on one pooled connection; return the number of tasks."""
     tasks = 0
+    queue = celery_app.conf.task_default_queue or QUEUE  # set by make_celery from the prefix
     with celery_app.producer_or_acquire() as producer:
         for chunk in chunked(job_ids, batch_size):
-            celery_app.send_task(SEND_TASK, args=[chunk], queue=QUEUE, producer=producer)
+            celery_app.send_task(SEND_TASK, args=[chunk], queue=queue, producer=producer)
             tasks += 1
     return tasks
 

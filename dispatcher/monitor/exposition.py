@@ -17,7 +17,7 @@ from prometheus_client.metrics_core import (
 from prometheus_client.registry import Collector
 
 from dispatcher.monitor.metrics import LATENCY_BUCKETS, OUTCOMES, metrics_key
-from dispatcher.queue import QUEUE
+from dispatcher.queue import queue_name
 from dispatcher.store import JobStore, Status
 from dispatcher.store.receipts import reply_counts_from
 
@@ -45,7 +45,7 @@ async def read_snapshot(store: JobStore, limit: int = CAMPAIGNS_EXPOSED) -> Snap
     ids = await store.campaign_ids(limit)
     async with client.pipeline(transaction=False) as pipe:
         pipe.hgetall(metrics_key(store.keys.prefix))
-        pipe.llen(QUEUE)
+        pipe.llen(queue_name(store.keys.prefix))
         pipe.zcard(store.keys.due)
         for campaign_id in ids:
             pipe.hgetall(store.keys.campaign(campaign_id))

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from celery import Celery
 
-from dispatcher.queue import QUEUE, SEND_TASK
+from dispatcher.queue import SEND_TASK, queue_name
 from dispatcher.settings import Settings, load_settings
 
 VISIBILITY_TIMEOUT_S = 6 * 3600
@@ -33,8 +33,8 @@ def make_celery(settings: Settings) -> Celery:
         task_reject_on_worker_lost=True,
         task_acks_on_failure_or_timeout=True,
         worker_prefetch_multiplier=1,
-        task_default_queue=QUEUE,
-        task_routes={SEND_TASK: {"queue": QUEUE}},
+        task_default_queue=queue_name(settings.key_prefix),
+        task_routes={SEND_TASK: {"queue": queue_name(settings.key_prefix)}},
         broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT_S},
         broker_connection_retry_on_startup=True,
         # Publishing rides out a Redis restart like the worker's other Redis commands (about
