@@ -84,6 +84,13 @@ class LocalRedis:
                 self.process.wait()
         self.process = None
 
+    def kill(self) -> None:
+        """SIGKILL the server: no shutdown, no final AOF write (a crash, for tests)."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
     def restart(self) -> None:
         """Stop and start on the same port and directory (AOF data survives when on)."""
         self.stop()

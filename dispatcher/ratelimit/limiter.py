@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Protocol
@@ -83,10 +83,6 @@ class Limiter(Protocol):
     async def acquire(self, sender: str,
                       on_reserved: Callable[[], Awaitable[bool]] | None = None) -> float | None:
         ...
-
-    async def try_pair(self, sender: str, recipient: str) -> float: ...
-
-    async def try_pairs(self, pairs: Sequence[tuple[str, str]]) -> list[float]: ...
 
     def pair_key(self, sender: str, recipient: str) -> str: ...
 
@@ -287,22 +283,13 @@ class RateLimiter:
     async def try_pair(self, sender: str, recipient: str) -> float:
         """Take the recipient's pair slot now (0.0) or say how many seconds until it is free.
 
-        Nothing is taken when the answer is > 0, so the worker can defer the job and try again.
+        Nothing is taken when the answer is > 0. The worker does not call this: its claim
+        script checks and takes the same key (``pair_key``, held ``pair_hold_ms``) in the
+        claim's own round trip.
         """
         key = self.pair_key(sender, recipient)
         wait_ms = int(await self._pair(keys=(key,), args=(self._pair_interval_ms,)))
         return wait_ms / 1000.0
-
-    async def try_pairs(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
-        """``try_pair`` for many (sender, recipient) pairs in one round trip, in order."""
-        if not pairs:
-            return []
-        async with self._redis.pipeline(transaction=False) as pipe:
-            for sender, recipient in pairs:
-                await self._pair(keys=(self.pair_key(sender, recipient),),
-                                 args=(self._pair_interval_ms,), client=pipe)
-            replies = await pipe.execute()
-        return [int(wait_ms) / 1000.0 for wait_ms in replies]
 
     async def release_pair(self, sender: str, recipient: str) -> None:
         """Give the recipient's pair slot back: the provider refused the message outright (5xx,

@@ -75,7 +75,7 @@ async def prepare_batch(rt: Runtime, queued: list[tuple[str, dict[str, str]]]
 
 async def process_job(rt: Runtime, job_id: str, rec: dict[str, str],
                       message: dict[str, Any]) -> bool:
-    """Wait for the sender's token, claim the job, send it and record the answer."""
+    """Reserve the sender's slot, claim the job, wait for the slot, send, record the answer."""
     sender = rec["s"]
     async with rt.in_flight:
         limiter = rt.limiter

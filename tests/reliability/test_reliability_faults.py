@@ -96,9 +96,7 @@ def test_b2_redis_killed_and_restarted(stack: LocalStack) -> None:
     campaign_id = start_campaign(stack, "redis crash", start=40_000)
     wait_for_sent(stack, campaign_id, 1500)
     down = time.monotonic()
-    server.process.kill()
-    server.process.wait()
-    server.process = None
+    server.kill()
     server.start()
     restart_s = time.monotonic() - down
     wait_until(stack, campaign_id, {"done"}, timeout_s=180)
