@@ -393,28 +393,3 @@ def test_defaults_script_reload_and_validation(redis_url: str) -> None:
             await client.aclose()
 
     run(main())
-
-
-def test_on_reserved_runs_once_before_the_sleep_and_can_give_the_slot_up(redis_url: str) -> None:
-    """The worker claims its job in ``on_reserved``: after the slot is reserved, before the
-    sleep until it; a refused claim gives the slot up at once."""
-    sender = _sender()
-
-    async def main() -> None:
-        async with limiter(redis_url, default_rate=10.0, burst=1) as lim:
-            await lim.acquire(sender)  # the next slot is 0.1 s away
-            calls: list[float] = []
-
-            async def claim(answer: bool) -> bool:
-                calls.append(time.monotonic())
-                return answer
-
-            start = time.monotonic()
-            assert await lim.acquire(sender, on_reserved=lambda: claim(False)) is None
-            assert time.monotonic() - start < 0.05 and len(calls) == 1  # no sleep
-            start = time.monotonic()
-            waited = await lim.acquire(sender, on_reserved=lambda: claim(True))
-            assert waited is not None and waited >= 0.15  # two slots on: the given-up one
-            assert len(calls) == 2 and calls[1] - start < 0.05  # claimed before the sleep
-
-    run(main())

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Protocol
@@ -80,16 +80,14 @@ class AimdPolicy:
 class Limiter(Protocol):
     """The interface the worker depends on; :class:`RateLimiter` is the Redis implementation."""
 
-    async def acquire(self, sender: str,
-                      on_reserved: Callable[[], Awaitable[bool]] | None = None) -> float | None:
-        ...
+    async def acquire(self, sender: str) -> float: ...
 
     def pair_key(self, sender: str, recipient: str) -> str: ...
 
     async def release_pair(self, sender: str, recipient: str) -> None: ...
 
     @property
-    def pair_hold_ms(self) -> int: ...
+    def pair_interval_ms(self) -> int: ...
 
     async def on_throttled(self, sender: str, retry_after: float | None) -> None: ...
 
@@ -211,11 +209,8 @@ class RateLimiter:
         return f"{self._config_key(sender)}:pair:{recipient}"
 
     @property
-    def pair_hold_ms(self) -> int:
-        """How long a recipient's pair slot is held when taken with a sender slot reserved
-        ahead: the pair interval plus twice the reservation cap, so the gap between the two
-        *requests* is never shorter than the interval however late the first one went."""
-        return self._pair_interval_ms + 2 * (self._cap_us // 1000)
+    def pair_interval_ms(self) -> int:
+        return self._pair_interval_ms
 
     def _default_for(self, sender: str) -> float:
         return self._rates.get(sender, self._default_rate)
@@ -228,8 +223,7 @@ class RateLimiter:
 
     # -- sender limit -------------------------------------------------------------------------
 
-    async def acquire(self, sender: str,
-                      on_reserved: Callable[[], Awaitable[bool]] | None = None) -> float | None:
+    async def acquire(self, sender: str) -> float:
         """Wait until the sender may send one message; return the seconds waited.
 
         One round trip per grant in the common case. When no slot can be reserved within the
@@ -237,12 +231,6 @@ class RateLimiter:
         together are told different times, one interval apart, so a crowd of waiters costs
         about one extra round trip per grant. A caller cancelled while sleeping on a reserved
         slot wastes that slot (throughput, never the limit).
-
-        ``on_reserved`` runs once, as soon as the first slot is reserved (at most
-        ``max_reserve_s`` ahead) and before sleeping until it: the worker claims its job there,
-        so the claim's round trip overlaps the wait instead of sitting between the slot and the
-        request (where its jitter would bunch requests past a small provider burst). When it
-        answers False the slot is given up and ``acquire`` returns None at once.
         """
         keys = (self._config_key(sender), self._gcra_key(sender))
         args = (repr(self._default_for(sender)), self._burst, self._cap_us)
@@ -251,10 +239,6 @@ class RateLimiter:
         start = time.monotonic()
         while True:
             due, interval_s = await self._reserve(sender, keys, args, state)
-            if on_reserved is not None:
-                if not await on_reserved():
-                    return None
-                on_reserved = None
             await asyncio.sleep(max(0.0, due - time.monotonic()))
             # A caller woken well after its slot (a busy event loop, a stalled process) would
             # arrive in a bunch with the callers of the next slots and overrun the provider's
@@ -284,7 +268,7 @@ class RateLimiter:
         """Take the recipient's pair slot now (0.0) or say how many seconds until it is free.
 
         Nothing is taken when the answer is > 0. The worker does not call this: its claim
-        script checks and takes the same key (``pair_key``, held ``pair_hold_ms``) in the
+        script checks and takes the same key (``pair_key``, held ``pair_interval_ms``) in the
         claim's own round trip.
         """
         key = self.pair_key(sender, recipient)

@@ -1,14 +1,12 @@
 """The send path of one job: skip if done, opt-out check and message built (per batch), sender
-slot reserved, claim with the recipient's pair slot, sleep until the slot, send, record.
+token, claim with the recipient's pair slot, send, record.
 
-Order matters. The claim (queued -> sending) comes once the sender's slot is reserved (at most
-``max_reserve_s`` ahead) and before sleeping until it, so a job is only ``sending`` while a
-request for it is due or on the wire: that is what lets a dead worker's ``sending`` jobs be
-called ``unknown`` (ambiguous) rather than resent blindly. The claim's round trip overlaps the
-sleep: done after it, its jitter (0.2 to 30 ms measured under load) bunched requests past a
-provider's burst of 5 at 1,000/s. The claim takes the recipient's pair slot in the same script,
-held for the pair interval plus twice the reservation cap so the requests are spaced by at least
-the interval. Every other step happens before the slot is reserved.
+Order matters. The claim (queued -> sending) comes after the rate-limit wait and right before the
+request, so a job is only ``sending`` while a request for it may be on the wire: that is what lets
+a dead worker's ``sending`` jobs be called ``unknown`` (ambiguous) rather than resent blindly.
+The claim takes the recipient's pair slot in the same script, after the token: taken earlier, a
+long token wait could bring two messages to one recipient closer than the provider allows. Every
+other step happens before the token, so only one round trip separates the token from the send.
 """
 
 from __future__ import annotations
@@ -75,25 +73,17 @@ async def prepare_batch(rt: Runtime, queued: list[tuple[str, dict[str, str]]]
 
 async def process_job(rt: Runtime, job_id: str, rec: dict[str, str],
                       message: dict[str, Any]) -> bool:
-    """Reserve the sender's slot, claim the job, wait for the slot, send, record the answer."""
+    """Wait for the sender's token, claim the job, send it and record the answer."""
     sender = rec["s"]
     async with rt.in_flight:
+        waited_from = time.monotonic()
+        await rt.limiter.acquire(sender)
+        METRICS.token_wait(sender, time.monotonic() - waited_from)
         limiter = rt.limiter
         claim_id = f"{rt.worker_id}.{next(_claim_numbers)}"
-        claim: list[tuple[bool, str]] = []
-
-        async def claim_on_reserved() -> bool:
-            """The claim, once a sender slot is reserved: at most ``max_reserve_s`` before the
-            request, so ``sending`` still means "a request is due or on the wire"."""
-            claim.append(await rt.store.claim(job_id, rt.worker_id,
-                                              limiter.pair_key(sender, rec["to"]),
-                                              limiter.pair_hold_ms, claim_id))
-            return claim[0][0]
-
-        waited_from = time.monotonic()
-        await limiter.acquire(sender, on_reserved=claim_on_reserved)
-        METRICS.token_wait(sender, time.monotonic() - waited_from)
-        claimed, info = claim[0]
+        claimed, info = await rt.store.claim(job_id, rt.worker_id,
+                                             limiter.pair_key(sender, rec["to"]),
+                                             limiter.pair_interval_ms, claim_id)
         if not claimed:
             if info.startswith("pair:"):  # the recipient must wait: others go on meanwhile
                 await rt.store.move(job_id, [Status.QUEUED], Status.RETRYING,
