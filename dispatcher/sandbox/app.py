@@ -23,6 +23,7 @@ from dispatcher.sandbox.faults import (
     FaultBook,
     error_body,
 )
+from dispatcher.sandbox.frontdoor import arrival_time
 from dispatcher.sandbox.limits import PairLimiter, SenderBuckets, retry_after_header
 from dispatcher.sandbox.stats import Stats, sender_id
 from dispatcher.sandbox.validation import (
@@ -57,6 +58,8 @@ class Sandbox:
         self.config = config
         self.stats = Stats(config.keep_messages)
         self.buckets = SenderBuckets(config.rate, config.burst)
+        # The same limit judged by this loop's clock at handling, for comparison only.
+        self.loop_clock_buckets = SenderBuckets(config.rate, config.burst)
         self.pairs = PairLimiter(config.pair_interval_s)
         self.faults = FaultBook(config.faults, config.fail_rate, config.seed)
         self.callbacks = CallbackSender(config, self.stats)
@@ -67,24 +70,26 @@ class Sandbox:
         cfg = self.config
         if (cfg.rate, cfg.burst) != (self.buckets.rate, self.buckets.burst):
             self.buckets.configure(cfg.rate, cfg.burst)
+            self.loop_clock_buckets.configure(cfg.rate, cfg.burst)
         self.pairs.interval = cfg.pair_interval_s
         self.faults.fail_rate = cfg.fail_rate
 
     def reset(self) -> None:
         self.stats.reset()
         self.buckets.clear()
+        self.loop_clock_buckets.clear()
         self.pairs.clear()
         self.callbacks.clear()
 
     # -- the send endpoints ------------------------------------------------------------------
 
     async def handle_send(self, request: web.Request, cloud: bool) -> web.StreamResponse:
-        self.stats.arrive()
-        # The sender's rate is judged on arrival, as a provider's front door does: judged after
-        # the simulated latency, timer coalescing on this one small machine would bunch
-        # requests that arrived well spaced and answer them 429.
+        arrived = arrival_time(request)
+        self.stats.arrive(arrived)
+        # The sender's rate is judged on arrival, by the kernel's stamp, as a provider's front
+        # door does (frontdoor.py): this loop's own clock would see lumps that were not sent.
         try:
-            token = self._admit(request)
+            token = self._admit(request, arrived)
         except Refusal as refusal:
             admitted: Refusal | str | None = refusal
         else:
@@ -102,10 +107,13 @@ class Sandbox:
             headers = {"Retry-After": refusal.retry_after} if refusal.retry_after else None
             return json_response(error_body(refusal.code, refusal.message), refusal.status, headers)
 
-    def _admit(self, request: web.Request) -> str | None:
+    def _admit(self, request: web.Request, arrived: float) -> str | None:
         """Authentication and the sender's token bucket; returns the sender's token."""
         token = self._check_auth(request)
-        wait = self.buckets.take(sender_id(token))
+        sender = sender_id(token)
+        if self.loop_clock_buckets.take(sender) is not None:
+            self.stats.throttled_by_loop_clock += 1
+        wait = self.buckets.take(sender, arrived)
         if wait is not None:
             raise Refusal(429, CODE_RATE, "Rate limit hit", retry_after_header(wait))
         return token

@@ -22,13 +22,20 @@ class SenderBuckets:
         self.burst = burst
         self._buckets.clear()
 
-    def take(self, sender: str) -> float | None:
-        """Take one token: None when granted, else the seconds until one is available."""
+    def take(self, sender: str, now: float | None = None) -> float | None:
+        """Take one token: None when granted, else the seconds until one is available.
+
+        ``now`` is when the request arrived (default: the clock now). Requests read in one pass
+        may be judged out of arrival order: an earlier one then refills nothing, which ends in
+        the same bucket as judging them in order.
+        """
         if self.rate is None:
             return None
-        now = self._clock()
+        if now is None:
+            now = self._clock()
         tokens, last = self._buckets.get(sender, (float(self.burst), now))
-        tokens = min(float(self.burst), tokens + (now - last) * self.rate)
+        tokens = min(float(self.burst), tokens + max(0.0, now - last) * self.rate)
+        now = max(now, last)
         if tokens >= 1.0:
             self._buckets[sender] = (tokens - 1.0, now)
             return None

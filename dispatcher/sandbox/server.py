@@ -12,6 +12,7 @@ from aiohttp import web
 
 from dispatcher.sandbox.app import create_app
 from dispatcher.sandbox.config import SandboxConfig
+from dispatcher.sandbox.frontdoor import StampingSite, listening_socket
 from dispatcher.sandbox.validation import warm_up
 
 SHUTDOWN_TIMEOUT_S = 2.0
@@ -25,7 +26,7 @@ async def run_server(config: SandboxConfig, stop: asyncio.Event,
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, config.host, config.port, backlog=1024, reuse_address=True)
+        site = StampingSite(runner, listening_socket(config.host, config.port))
         await site.start()
         host, port = runner.addresses[0][:2]
         if on_ready is not None:

@@ -46,9 +46,10 @@ class Stats:
     def reset(self) -> None:
         self.started_at = time.time()
         self.received = 0
-        # Requests judged within 0.1 ms of the one before: this one event loop stamps the
-        # requests it reads in one pass at once, however they were spaced on the wire.
+        # Requests that arrived within 0.1 ms of the one before (by the kernel's stamps).
         self.arrivals_bunched = 0
+        # 429s the limit would have answered judged by this loop's clock instead (not sent).
+        self.throttled_by_loop_clock = 0
         self._last_arrival = 0.0
         self.accepted = 0
         self.rejected: Counter[str] = Counter()
@@ -71,11 +72,10 @@ class Stats:
         self.callbacks_failed = 0
         self._last_second = 0
 
-    def arrive(self) -> None:
-        now = time.monotonic()
-        if now - self._last_arrival < 0.0001:
+    def arrive(self, arrived: float) -> None:
+        if abs(arrived - self._last_arrival) < 0.0001:
             self.arrivals_bunched += 1
-        self._last_arrival = now
+        self._last_arrival = arrived
         self.received += 1
 
     def reject(self, status: int, code: int | None) -> None:
@@ -127,6 +127,7 @@ class Stats:
         return {
             "received": self.received,
             "arrivals_bunched": self.arrivals_bunched,
+            "throttled_by_loop_clock": self.throttled_by_loop_clock,
             "accepted": self.accepted,
             "rejected": dict(self.rejected),
             "rejected_by_code": dict(self.rejected_codes),
