@@ -76,7 +76,7 @@ class Settings(BaseSettings):
     phone_number_id: str | None = None
     api_version: str = "v21.0"
     rate_limit: float = Field(default=80.0, gt=0, le=10_000)
-    rate_burst: int = Field(default=2, ge=1, le=1000)
+    rate_burst: int = Field(default=1, ge=1, le=1000)
     pair_interval_s: float = Field(default=6.0, gt=0, le=3600)
     # Adaptive rate: a sender-throttled answer multiplies the shared rate by this (at most once
     # a second); clean answers add this fraction of the configured rate back per second.

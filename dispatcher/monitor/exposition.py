@@ -75,6 +75,12 @@ class SnapshotCollector(Collector):
         for sender, value in self._by_kind("wait").items():
             wait.add_metric([sender[0]], value)
         yield wait
+        missed = CounterMetricFamily("dispatcher_rate_slots_missed",
+                                     "Rate-limit slots given up because the request could not "
+                                     "leave in time for them, by sender.", labels=["sender"])
+        for sender, value in self._by_kind("missed").items():
+            missed.add_metric([sender[0]], value)
+        yield missed
         yield GaugeMetricFamily("dispatcher_queue_depth",
                                 "Batch tasks waiting in the Celery queue.",
                                 value=self.snap.queue_depth)

@@ -67,6 +67,10 @@ class WorkerMetrics:
         if seconds > 0:
             self._fields[f"wait|{sender}|"] += seconds
 
+    def slot_missed(self, sender: str) -> None:
+        """A rate-limit slot given up: the request could not leave in time for it."""
+        self._fields[f"missed|{sender}|"] += 1
+
     def drain(self) -> tuple[dict[str, float], Counter[tuple[str, int]]]:
         fields, rates = self._fields, self._rates
         self._fields, self._rates = defaultdict(float), Counter()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import httpx
 
-from dispatcher.providers.base import ErrorClass, Provider, SendResult
+from dispatcher.providers.base import ErrorClass, Provider, SendResult, SlotMissed
 from dispatcher.providers.bsp import BspProvider, bsp_body
 from dispatcher.providers.classify import (
     classify_exception,
@@ -27,6 +27,7 @@ __all__ = [
     "ErrorClass",
     "Provider",
     "SendResult",
+    "SlotMissed",
     "bsp_body",
     "classify_exception",
     "classify_response",

@@ -3,7 +3,9 @@
 A provider turns one validated message into one HTTP request and turns *every* outcome of that
 request (success, error body, bad status, network failure) into a :class:`SendResult`. The
 dispatcher above never sees an exception for a network or HTTP problem; it reads
-``SendResult.error_class`` (providers.md §3) to decide what happens next.
+``SendResult.error_class`` (providers.md §3) to decide what happens next. The one exception it
+sees is :class:`SlotMissed`: nothing was sent, because the request could not leave in time for
+its rate-limit slot.
 """
 
 from __future__ import annotations
@@ -31,6 +33,15 @@ class ErrorClass(StrEnum):
     """The request may have reached the provider: resend only under an explicit policy."""
 
 
+class SlotMissed(Exception):
+    """The request was not sent: it could not be written by its ``leave_by`` moment.
+
+    Raised before a single byte of the request is written (with the default aiohttp transport,
+    once the connection is in hand, so the wait for a new connection counts), so the message
+    surely did not reach the provider and the caller may take a new slot and send it again.
+    """
+
+
 @dataclass(frozen=True, slots=True)
 class SendResult:
     """The outcome of one send attempt.
@@ -56,8 +67,12 @@ class Provider(abc.ABC):
     name: str
 
     @abc.abstractmethod
-    async def send(self, message: dict[str, Any], *, job_id: str) -> SendResult:
+    async def send(self, message: dict[str, Any], *, job_id: str,
+                   leave_by: float | None = None) -> SendResult:
         """Send one message; never raises for network or HTTP problems.
+
+        ``leave_by`` (``time.monotonic()``): the latest moment the request may be written, or
+        :class:`SlotMissed` is raised instead of sending it.
 
         ``message`` is the validated message in the seed's BSP shape
         ``{"to": "<E.164 digits, no +>", "type": "interactive", "interactive": {...}}``.

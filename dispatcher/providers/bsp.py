@@ -56,7 +56,8 @@ class BspProvider(Provider):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, url={self.url!r})"
 
-    async def send(self, message: dict[str, Any], *, job_id: str) -> SendResult:
+    async def send(self, message: dict[str, Any], *, job_id: str,
+                   leave_by: float | None = None) -> SendResult:
         try:
             content = orjson.dumps(bsp_body(message))
         except (KeyError, TypeError, ValueError) as exc:
@@ -67,7 +68,8 @@ class BspProvider(Provider):
             "content-type": JSON_CONTENT_TYPE,
             "idempotency-key": job_id,
         }
-        return await post_message(self._client, self.url, content, headers, secret=key)
+        return await post_message(self._client, self.url, content, headers, secret=key,
+                                  leave_by=leave_by)
 
     async def aclose(self) -> None:
         """Nothing to release: the shared client belongs to the caller."""

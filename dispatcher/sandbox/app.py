@@ -23,7 +23,7 @@ from dispatcher.sandbox.faults import (
     FaultBook,
     error_body,
 )
-from dispatcher.sandbox.frontdoor import arrival_time
+from dispatcher.sandbox.frontdoor import ARRIVED_AT, arrival_time
 from dispatcher.sandbox.limits import PairLimiter, SenderBuckets, retry_after_header
 from dispatcher.sandbox.stats import Stats, sender_id
 from dispatcher.sandbox.validation import (
@@ -85,6 +85,7 @@ class Sandbox:
 
     async def handle_send(self, request: web.Request, cloud: bool) -> web.StreamResponse:
         arrived = arrival_time(request)
+        request[ARRIVED_AT] = arrived  # the pair limit is judged by it too, after the latency
         self.stats.arrive(arrived)
         # The sender's rate is judged on arrival, by the kernel's stamp, as a provider's front
         # door does (frontdoor.py): this loop's own clock would see lumps that were not sent.
@@ -166,7 +167,8 @@ class Sandbox:
             validate_message(message)
         except BodyError as exc:
             raise Refusal(400, CODE_INVALID, f"Invalid parameter: {exc}") from None
-        wait = self.pairs.blocked(to)
+        arrived: float | None = request.get(ARRIVED_AT)
+        wait = self.pairs.blocked(to, arrived)
         if wait is not None:
             raise Refusal(400, CODE_PAIR, "Message failed to send because there were too many "
                           "messages sent from this phone number to the same phone number "
@@ -183,7 +185,7 @@ class Sandbox:
         )
         self.stats.accept(key=key, to=to, message_id=message_id, body=canonical,
                           sender=sender_id(token), fmt="cloud" if cloud else "bsp")
-        self.pairs.record(to)
+        self.pairs.record(to, arrived)
         phone_number_id = request.match_info.get("phone_number_id", self.config.phone_number_id)
         self.callbacks.message_accepted(
             SentMessage(message_id, to, key, message["interactive"], phone_number_id)

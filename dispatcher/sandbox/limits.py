@@ -59,19 +59,21 @@ class PairLimiter:
         self._clock = clock
         self._last: dict[str, float] = {}
 
-    def blocked(self, recipient: str) -> float | None:
-        """Seconds the recipient still has to wait, or None when a message may go now."""
+    def blocked(self, recipient: str, now: float | None = None) -> float | None:
+        """Seconds the recipient still has to wait, or None when a message may go now.
+
+        ``now``: when the request arrived (default: the clock now)."""
         if self.interval is None:
             return None
         last = self._last.get(recipient)
         if last is None:
             return None
-        wait = last + self.interval - self._clock()
+        wait = last + self.interval - (self._clock() if now is None else now)
         return wait if wait > 0 else None
 
-    def record(self, recipient: str) -> None:
+    def record(self, recipient: str, now: float | None = None) -> None:
         if self.interval is not None:
-            self._last[recipient] = self._clock()
+            self._last[recipient] = self._clock() if now is None else now
 
     def clear(self) -> None:
         self._last.clear()

@@ -27,7 +27,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import EqualJitterBackoff
 
 from dispatcher.errors import ConfigError
-from dispatcher.providers import Provider, make_async_client, make_provider
+from dispatcher.providers import Provider, eager_write, make_async_client, make_provider
 from dispatcher.ratelimit import RateLimiter
 from dispatcher.ratelimit.control import limiter_for
 from dispatcher.settings import Settings
@@ -53,8 +53,11 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency on Linux and macOS
-        return asyncio.new_event_loop()
-    return uvloop.new_event_loop()
+        loop = asyncio.new_event_loop()
+    else:
+        loop = uvloop.new_event_loop()
+    eager_write.install(loop)  # requests leave as soon as they are checked (Python 3.11)
+    return loop
 
 
 class Runtime:
