@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import multiprocessing as mp
 import time
 import uuid
@@ -399,3 +400,16 @@ def test_defaults_script_reload_and_validation(redis_url: str) -> None:
             await client.aclose()
 
     run(main())
+
+
+def test_slots_have_deadlines_up_to_2000_per_second_only(redis_url: str) -> None:
+    """A slot's deadline is a few intervals after it; above 2,000/s timers can't keep that."""
+    async def main() -> tuple[Any, Any]:
+        async with limiter(redis_url, default_rate=1000.0, burst=1) as paced, \
+                limiter(redis_url, default_rate=5000.0, burst=1) as fast:
+            return await paced.reserve(_sender()), await fast.reserve(_sender())
+
+    paced, fast = run(main())
+    assert paced.leave_by - paced.due == pytest.approx(0.002)
+    assert paced.write_by - paced.due == pytest.approx(0.003)
+    assert fast.leave_by == fast.write_by == math.inf

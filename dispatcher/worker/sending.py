@@ -23,7 +23,7 @@ from dispatcher.errors import ConfigError
 from dispatcher.monitor.metrics import METRICS
 from dispatcher.phone import mask_phone
 from dispatcher.providers import ErrorClass, Provider, SendResult, SlotMissed
-from dispatcher.ratelimit.limiter import Slot
+from dispatcher.ratelimit.limiter import PAIR_MARGIN_MS, Slot
 from dispatcher.store import Status
 from dispatcher.worker.guards import after_permanent_failure
 from dispatcher.worker.render import message_for, suppress, suppressed_among
@@ -41,6 +41,9 @@ REFUSED = (ErrorClass.TRANSIENT, ErrorClass.THROTTLED_SENDER, ErrorClass.PERMANE
 # missed (bench_ratelimit). Short enough that a paused campaign's claimed job is not held back.
 CLAIM_LEAD_S = 0.003
 SLOT_EARLY_S = 0.0005  # a request may leave this much before its slot (timer granularity)
+# The claim holds the recipient's pair slot PAIR_MARGIN_MS over the interval: a send delayed by
+# more than part of that (missed rate-limit slots) takes the pair slot again.
+PAIR_HOLD_AFTER_S = PAIR_MARGIN_MS / 1000 / 2
 _claim_numbers = itertools.count(1)  # with the worker id: a claim id unique per claim call
 
 
@@ -112,6 +115,7 @@ async def _send_in_slot(rt: Runtime, sender: str, recipient: str, slot: Slot,
     """Send when the slot comes. A request that cannot be started by the slot's ``leave_by``
     (woken late, a slow claim) or written by its ``write_by`` (a new connection to open, a
     busy event loop) is not sent: a new slot is taken."""
+    claimed_at = time.monotonic()
     while True:
         early = slot.due - time.monotonic()
         if early > SLOT_EARLY_S:  # the event loop's timers are ms-grained: sleep, then look again
@@ -124,7 +128,8 @@ async def _send_in_slot(rt: Runtime, sender: str, recipient: str, slot: Slot,
                 pass
         METRICS.slot_missed(sender)
         slot = await rt.limiter.reserve(sender)
-        await rt.limiter.hold_pair(sender, recipient)  # the pair interval counts from the send
+        if slot.due - claimed_at > PAIR_HOLD_AFTER_S:  # the pair interval counts from the send
+            await rt.limiter.hold_pair(sender, recipient)
 
 
 async def record(rt: Runtime, job_id: str, rec: dict[str, str], attempts: int,
