@@ -1,12 +1,16 @@
 """The send path of one job: skip if done, opt-out check and message built (per batch), sender
-token, claim with the recipient's pair slot, send, record.
+slot, claim with the recipient's pair slot, send at the slot, record.
 
-Order matters. The claim (queued -> sending) comes after the rate-limit wait and right before the
-request, so a job is only ``sending`` while a request for it may be on the wire: that is what lets
-a dead worker's ``sending`` jobs be called ``unknown`` (ambiguous) rather than resent blindly.
-The claim takes the recipient's pair slot in the same script, after the token: taken earlier, a
-long token wait could bring two messages to one recipient closer than the provider allows. Every
-other step happens before the token, so only one round trip separates the token from the send.
+Order matters. The claim (queued -> sending) comes right before the request: the limiter wakes
+the job ``CLAIM_LEAD_S`` before its slot, the claim's round trip fits in that lead, and the
+request goes out at the slot. So a job is only ``sending`` while a request for it may be on the
+wire (a few ms at most): that is what lets a dead worker's ``sending`` jobs be called
+``unknown`` (ambiguous) rather than resent blindly, and a paused campaign's jobs stay unsent.
+The claim takes the recipient's pair slot in the same script: taken before a long wait for the
+sender's slot, it could bring two messages to one recipient closer than the provider allows.
+Every other step happens before the slot. A request that can't be written in time for its slot
+is not sent late (it would reach the provider in a bunch with the next ones) but takes a new
+slot: see ``_send_in_slot``.
 """
 
 from __future__ import annotations
