@@ -12,20 +12,11 @@ import pytest
 from dispatcher.sandbox import SandboxConfig, SandboxThread
 from dispatcher.sandbox.frontdoor import SO_TIMESTAMPNS, listening_socket
 from dispatcher.sandbox.limits import SenderBuckets
-
-BODY = {
-    "to": "918856879100",
-    "type": "interactive",
-    "interactive": {
-        "type": "button",
-        "body": {"text": "Choose a plan"},
-        "action": {"buttons": [{"type": "reply", "reply": {"id": "a", "title": "A"}}]},
-    },
-}
+from dispatcher.testing import BUTTON_EXAMPLE
 
 
 def raw_request(to: str) -> bytes:
-    body = orjson.dumps(dict(BODY, to=to))
+    body = orjson.dumps(dict(BUTTON_EXAMPLE, to=to))
     head = (f"POST /v1/messages HTTP/1.1\r\nHost: sandbox\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\n\r\n")
     return head.encode() + body

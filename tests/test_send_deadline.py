@@ -21,14 +21,8 @@ from dispatcher.monitor.metrics import METRICS
 from dispatcher.providers import SendResult, SlotMissed, make_async_client, make_provider
 from dispatcher.providers.eager_write import eager_body_writes
 from dispatcher.ratelimit.limiter import Slot
+from dispatcher.testing import BUTTON_EXAMPLE
 from dispatcher.worker import sending
-
-MESSAGE: dict[str, Any] = {
-    "to": "918856879188",
-    "type": "interactive",
-    "interactive": {"type": "button", "body": {"text": "Pick one"},
-                    "action": {"buttons": [{"type": "reply", "reply": {"id": "a", "title": "A"}}]}},
-}
 
 
 @asynccontextmanager
@@ -66,8 +60,9 @@ def test_a_send_already_late_raises_and_sends_nothing(transport: str) -> None:
             try:
                 provider = make_provider("bsp", base_url=f"{base}/ok", api_key="k", client=client)
                 with pytest.raises(SlotMissed):
-                    await provider.send(MESSAGE, job_id="j1", leave_by=time.monotonic() - 0.001)
-                result = await provider.send(MESSAGE, job_id="j2",
+                    await provider.send(BUTTON_EXAMPLE, job_id="j1",
+                                        leave_by=time.monotonic() - 0.001)
+                result = await provider.send(BUTTON_EXAMPLE, job_id="j2",
                                              leave_by=time.monotonic() + 5)
                 assert result.ok
             finally:
@@ -87,12 +82,12 @@ def test_waiting_for_a_connection_past_leave_by_gives_it_back_unused() -> None:
             try:
                 slow = make_provider("bsp", base_url=f"{base}/slow", api_key="k", client=client)
                 ok = make_provider("bsp", base_url=f"{base}/ok", api_key="k", client=client)
-                busy = asyncio.create_task(slow.send(MESSAGE, job_id="j1"))
+                busy = asyncio.create_task(slow.send(BUTTON_EXAMPLE, job_id="j1"))
                 await asyncio.sleep(0.02)
                 with pytest.raises(SlotMissed):
-                    await ok.send(MESSAGE, job_id="j2", leave_by=time.monotonic() + 0.03)
+                    await ok.send(BUTTON_EXAMPLE, job_id="j2", leave_by=time.monotonic() + 0.03)
                 assert (await busy).ok
-                assert (await ok.send(MESSAGE, job_id="j3")).ok
+                assert (await ok.send(BUTTON_EXAMPLE, job_id="j3")).ok
             finally:
                 await client.aclose()
             return paths, connections
@@ -196,7 +191,7 @@ def test_worker_takes_a_new_slot_after_a_miss_and_sends_once(slot_in_s: float) -
 
     async def scenario() -> SendResult:
         return await sending._send_in_slot(runtime, "s", "918856879188", late,
-                                           provider, MESSAGE, "j1")  # type: ignore[arg-type]
+                                           provider, BUTTON_EXAMPLE, "j1")  # type: ignore[arg-type]
 
     result = asyncio.run(scenario())
     assert result.ok

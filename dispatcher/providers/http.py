@@ -143,6 +143,12 @@ class _TranslatingStream(httpx.AsyncByteStream):
 _LEAVE_BY: ContextVar[float | None] = ContextVar("dispatcher_leave_by", default=None)
 
 
+def _check_leave_by(leave_by: float | None) -> None:
+    """Raise :class:`SlotMissed` when the send is past its ``leave_by`` (time.monotonic())."""
+    if leave_by is not None and (late := time.monotonic() - leave_by) > 0:
+        raise SlotMissed(f"late by {late:.4f} s")
+
+
 class DeadlineConnector(aiohttp.TCPConnector):
     """Checks the send's ``leave_by`` once the connection is in hand, right before the write.
 
@@ -155,10 +161,11 @@ class DeadlineConnector(aiohttp.TCPConnector):
     async def connect(self, req: aiohttp.ClientRequest, traces: list[Any],
                       timeout: aiohttp.ClientTimeout) -> Connection:
         connection = await super().connect(req, traces, timeout)
-        leave_by = _LEAVE_BY.get()
-        if leave_by is not None and time.monotonic() > leave_by:
+        try:
+            _check_leave_by(_LEAVE_BY.get())
+        except SlotMissed:
             connection.release()
-            raise SlotMissed(f"late by {time.monotonic() - leave_by:.4f} s")
+            raise
         return connection
 
 
@@ -250,8 +257,7 @@ async def post_message(
     :class:`SlotMissed` when the request could not be written by ``leave_by``: checked here,
     and again once the connection is in hand with the aiohttp transport (``DeadlineConnector``).
     """
-    if leave_by is not None and time.monotonic() > leave_by:
-        raise SlotMissed(f"late by {time.monotonic() - leave_by:.4f} s")
+    _check_leave_by(leave_by)
     started = time.perf_counter()
     deadline = _LEAVE_BY.set(leave_by)
     try:

@@ -107,8 +107,6 @@ class AimdPolicy:
 class Limiter(Protocol):
     """The interface the worker depends on; :class:`RateLimiter` is the Redis implementation."""
 
-    async def acquire(self, sender: str) -> float: ...
-
     async def reserve(self, sender: str, early_s: float = 0.0) -> Slot: ...
 
     def pair_key(self, sender: str, recipient: str) -> str: ...
@@ -284,11 +282,10 @@ class RateLimiter:
             await self._calibrate(keys[0], state)
         while True:
             due, interval_s = await self._reserve(sender, keys, args, state)
-            if interval_s < DEADLINE_MIN_INTERVAL_S:  # too fast to keep deadlines (see the top)
-                await asyncio.sleep(max(0.0, due - time.monotonic()))
-                return Slot(due, math.inf, math.inf)
             # time.monotonic, not loop.time(): uvloop's loop time is cached per iteration, in ms.
             await asyncio.sleep(max(0.0, due - early_s - time.monotonic()))
+            if interval_s < DEADLINE_MIN_INTERVAL_S:  # too fast to keep deadlines (see the top)
+                return Slot(due, math.inf, math.inf)
             leave_by = due + max(LATE_TOLERANCE_INTERVALS * interval_s, LATE_TOLERANCE_MIN_S)
             if time.monotonic() <= leave_by:  # else woken too late (a busy loop, a stall)
                 write_by = due + max(WRITE_TOLERANCE_INTERVALS * interval_s,
@@ -339,7 +336,10 @@ class RateLimiter:
     async def hold_pair(self, sender: str, recipient: str) -> None:
         """Take the recipient's pair slot again from now (the send was delayed after the claim
         took it: a missed rate-limit slot)."""
-        await self._redis.set(self.pair_key(sender, recipient), b"1", px=self._pair_interval_ms)
+        await self._set_pair(sender, recipient, self._pair_interval_ms)
+
+    async def _set_pair(self, sender: str, recipient: str, hold_ms: int) -> None:
+        await self._redis.set(self.pair_key(sender, recipient), b"1", px=hold_ms)
 
     async def release_pair(self, sender: str, recipient: str) -> None:
         """Give the recipient's pair slot back: the provider refused the message outright (5xx,
@@ -356,7 +356,7 @@ class RateLimiter:
             raise ValueError(f"attempt counts from 1, got {attempt!r}")
         exponent = min(attempt - 1, 32)  # 4**32 s is far past any cap; avoids float overflow
         delay = min(RECIPIENT_BACKOFF_BASE**exponent, RECIPIENT_BACKOFF_CAP_S)
-        await self._redis.set(self.pair_key(sender, recipient), b"1", px=round(delay * 1000))
+        await self._set_pair(sender, recipient, round(delay * 1000))
         return delay
 
     # -- adaptive rate ------------------------------------------------------------------------
